@@ -1,0 +1,87 @@
+// Hand-written ustar/PAX header encoding: the layer tar's bytes are the product's contract
+// (design.md, "Layer tarballs"), and a tar library's choices (PAX header naming, when it
+// switches to PAX, GNU extensions) would tie every published digest to that library's version.
+
+export type EntryType = 'file' | 'dir' | 'symlink';
+
+export interface TarEntry {
+  /** Relative name without a leading slash; directories are given without a trailing slash. */
+  name: string;
+  type: EntryType;
+  mode: number;
+  size: number;
+  linkname?: string;
+}
+
+export const BLOCK = 512;
+const MAX_OCTAL_SIZE = 0o77777777777;
+const TYPEFLAG: Record<EntryType | 'pax', string> = { file: '0', dir: '5', symlink: '2', pax: 'x' };
+
+const isPlain = (s: string, max: number) => /^[\x20-\x7e]*$/.test(s) && s.length <= max;
+
+function octal(buf: Buffer, off: number, width: number, value: number): void {
+  buf.write(value.toString(8).padStart(width - 1, '0'), off, width - 1, 'ascii');
+  buf[off + width - 1] = 0;
+}
+
+function asciiFallback(s: string, max: number): string {
+  return s.replace(/[^\x20-\x7e]/g, '_').slice(-max);
+}
+
+function ustarHeader(name: string, type: EntryType | 'pax', mode: number, size: number, linkname: string): Buffer {
+  const h = Buffer.alloc(BLOCK);
+  h.write(name, 0, 100, 'utf8');
+  octal(h, 100, 8, mode);
+  octal(h, 108, 8, 0); // uid
+  octal(h, 116, 8, 0); // gid
+  octal(h, 124, 12, size);
+  octal(h, 136, 12, 1); // mtime: fixed, the store's own epoch is 1
+  h.fill(0x20, 148, 156); // checksum is computed with this field as spaces
+  h.write(TYPEFLAG[type], 156, 1, 'ascii');
+  h.write(linkname, 157, 100, 'utf8');
+  h.write('ustar\x0000', 257, 8, 'ascii');
+  // uname/gname stay empty; devmajor/devminor are zero.
+  octal(h, 329, 8, 0);
+  octal(h, 337, 8, 0);
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += h[i]!;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
+  return h;
+}
+
+/** One PAX record: "<len> <key>=<value>\n", where len counts the whole record in bytes. */
+export function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  const bodyLen = Buffer.byteLength(body);
+  let len = bodyLen + String(bodyLen).length;
+  if (String(len).length + bodyLen !== len) len = bodyLen + String(len).length;
+  return `${len}${body}`;
+}
+
+export function padding(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
+/** The header block(s) for an entry: a PAX extended header first when a field does not fit ustar. */
+export function encodeHeader(e: TarEntry): Buffer {
+  const name = e.type === 'dir' ? `${e.name}/` : e.name;
+  const link = e.linkname ?? '';
+  const records: string[] = [];
+  if (link && !isPlain(link, 100)) records.push(paxRecord('linkpath', link));
+  if (!isPlain(name, 100)) records.push(paxRecord('path', name));
+  if (e.size > MAX_OCTAL_SIZE) records.push(paxRecord('size', String(e.size)));
+  const main = ustarHeader(
+    isPlain(name, 100) ? name : asciiFallback(name, 100),
+    e.type,
+    e.mode,
+    e.size > MAX_OCTAL_SIZE ? 0 : e.size,
+    isPlain(link, 100) ? link : asciiFallback(link, 100),
+  );
+  if (records.length === 0) return main;
+  const pax = Buffer.from(records.join(''), 'utf8');
+  const base = asciiFallback(name.replace(/\/$/, '').split('/').pop() ?? 'entry', 80);
+  return Buffer.concat([ustarHeader(`PaxHeaders/${base}`, 'pax', 0o644, pax.length, ''), pax, Buffer.alloc(padding(pax.length)), main]);
+}
+
+/** The two zero blocks that end an archive. */
+export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);

@@ -1,0 +1,103 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { UsageError } from '../util/errors.ts';
+
+export interface LayerDef {
+  /** 1-based position from the folder's NN prefix. */
+  index: number;
+  /** Folder name, e.g. `09-pak5`. */
+  folder: string;
+  dir: string;
+  layerFile: string;
+  /** Package name (`layer-09`), from package.json or derived from NN. */
+  name: string;
+  version: string;
+  /** Size budget in bytes (sum of narSize), if the layer declares one. */
+  budget?: number;
+}
+
+const stackJson = z.object({
+  name: z.string().min(1).optional(),
+  tag: z.string().min(1).optional(),
+  created: z.string().optional(),
+  architecture: z.string().optional(),
+  os: z.string().optional(),
+  config: z.record(z.string(), z.unknown()).optional(),
+});
+export type StackJson = z.infer<typeof stackJson>;
+
+export interface Stack {
+  dir: string;
+  meta: StackJson;
+  layers: LayerDef[];
+}
+
+const pkgJson = z.object({
+  name: z.string().optional(),
+  version: z.string().optional(),
+  megapak: z.object({ budget: z.number().positive().optional() }).optional(),
+});
+
+async function readLayerDef(layersDir: string, folder: string): Promise<LayerDef | undefined> {
+  const m = /^(\d{2})-[A-Za-z0-9._-]+$/.exec(folder);
+  if (!m) return undefined;
+  const dir = join(layersDir, folder);
+  const layerFile = join(dir, 'layer.nix');
+  if (!existsSync(layerFile)) throw new UsageError(`layer folder ${dir} has no layer.nix`);
+  const index = Number(m[1]);
+  let pkg: z.infer<typeof pkgJson> = {};
+  const pkgPath = join(dir, 'package.json');
+  if (existsSync(pkgPath)) {
+    const parsed = pkgJson.safeParse(JSON.parse(await readFile(pkgPath, 'utf8')));
+    if (!parsed.success) throw new UsageError(`${pkgPath}: ${parsed.error.issues[0]?.message}`);
+    pkg = parsed.data;
+  }
+  return {
+    index,
+    folder,
+    dir,
+    layerFile,
+    name: pkg.name ?? `layer-${m[1]}`,
+    version: pkg.version ?? '0.0.0',
+    budget: pkg.megapak?.budget,
+  };
+}
+
+/** Read and check a stack folder (design.md, "A stack"). */
+export async function loadStack(stackDir: string): Promise<Stack> {
+  const dir = resolve(stackDir);
+  if (!existsSync(dir)) throw new UsageError(`stack folder ${dir} does not exist`);
+  if (!existsSync(join(dir, 'nix', 'pkgs.nix'))) throw new UsageError(`${dir} is not a stack: it has no nix/pkgs.nix`);
+  const layersDir = join(dir, 'layers');
+  const folders = existsSync(layersDir) ? (await readdir(layersDir)).sort() : [];
+  const layers: LayerDef[] = [];
+  for (const f of folders) {
+    const def = await readLayerDef(layersDir, f);
+    if (def) layers.push(def);
+  }
+  if (layers.length === 0) throw new UsageError(`${dir} is not a stack: no layers/NN-name/layer.nix found`);
+  for (let i = 1; i < layers.length; i++) {
+    if (layers[i]!.index === layers[i - 1]!.index)
+      throw new UsageError(`layers ${layers[i - 1]!.folder} and ${layers[i]!.folder} share the position ${layers[i]!.index}`);
+  }
+  let meta: StackJson = {};
+  const metaPath = join(dir, 'stack.json');
+  if (existsSync(metaPath)) {
+    const parsed = stackJson.safeParse(JSON.parse(await readFile(metaPath, 'utf8')));
+    if (!parsed.success) throw new UsageError(`${metaPath}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    meta = parsed.data;
+  }
+  if (!meta.name) meta = { ...meta, name: basename(dir) };
+  return { dir, meta, layers };
+}
+
+/** The stack and layer whose folder is `cwd` (what a layer package's `build` script runs in). */
+export async function findLayerAt(cwd: string, stackDir?: string): Promise<{ stack: Stack; layer: LayerDef }> {
+  const here = resolve(cwd);
+  const stack = await loadStack(stackDir ?? join(here, '..', '..'));
+  const layer = stack.layers.find((l) => l.dir === here);
+  if (!layer) throw new UsageError(`${here} is not a layer folder of the stack ${stack.dir}`);
+  return { stack, layer };
+}
