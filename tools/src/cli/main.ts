@@ -4,20 +4,32 @@ import { resolve } from 'node:path';
 import { assembleImage, buildAllLayers, writeImageOutputs } from '../build/build-stack.ts';
 import { buildLayer } from '../layer/build-layer.ts';
 import { COMPRESSIONS } from '../layer/compression.ts';
+import { requireNixTools } from '../nix/nix.ts';
 import { findLayerAt } from '../stack/stack.ts';
 import { MegapakError } from '../util/errors.ts';
 import { BlobStore } from '../layer/blob-store.ts';
 import { progressFor } from '../util/progress.ts';
 import { compressionFrom, layerTable, setup } from './common.ts';
 
-const stackOption = () => new Option('--stack <dir>', 'the stack folder (nix/pkgs.nix, layers/NN-name/layer.nix)').default(undefined, 'the repository root');
+const stackOption = (dflt = 'the repository root') =>
+  new Option('--stack <dir>', `the stack folder: nix/pkgs.nix and layers/NN-name/layer.nix (default: ${dflt})`);
 const compressionOption = () =>
-  new Option('--compression <kind>', 'layer blob compression (or MEGAPAK_COMPRESSION)').choices(COMPRESSIONS).default(undefined, 'gzip');
+  new Option('--compression <kind>', 'layer blob compression (default: $MEGAPAK_COMPRESSION, else gzip)').choices(COMPRESSIONS);
 
 const program = new Command('megapak')
   .description('Build a container image as Nix-closure layers in which every store path ships exactly once.')
   .showHelpAfterError()
-  .exitOverride();
+  .exitOverride()
+  .addHelpText(
+    'after',
+    `
+Environment:
+  MEGAPAK_CACHE_DIR    the blob store (default: ~/.cache/megapak)
+  MEGAPAK_COMPRESSION  default for --compression
+  NIX_CONFIG           passed to Nix, e.g. 'substituters =' on a machine without network
+
+Exit codes: 0 done, 1 build failed (the message names the layer), 2 bad usage or missing tool.`,
+  );
 
 program
   .command('build')
@@ -29,6 +41,7 @@ program
   .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; compression?: string }) => {
     const compression = compressionFrom(o.compression);
     const env = await setup(o.stack);
+    requireNixTools();
     const started = performance.now();
     const { records, streamed } = await buildAllLayers(env.stack, { compression, blobs: env.blobs, progress: env.progress });
     const image = await assembleImage(env.stack, env);
@@ -43,11 +56,12 @@ program
 program
   .command('layer')
   .description("build the layer whose folder is the working directory into its dist/layer.json (each layer package's `build`)")
-  .addOption(stackOption().default(undefined, 'two folders up'))
+  .addOption(stackOption('two folders up from the layer'))
   .addOption(compressionOption())
   .action(async (o: { stack?: string; compression?: string }) => {
     const compression = compressionFrom(o.compression);
     const { stack, layer } = await findLayerAt(process.cwd(), o.stack);
+    requireNixTools();
     const started = performance.now();
     const r = await buildLayer(stack, layer, { compression, blobs: new BlobStore(), progress: progressFor() });
     console.log(layerTable([r.record], new Set(r.streamed ? [layer.name] : [])));

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { MegapakError } from '../util/errors.ts';
 import { execCapture } from '../util/exec.ts';
 import { parsePathInfoJson, type StorePathInfo } from './path-info.ts';
@@ -41,4 +43,12 @@ export async function queryClosure(paths: string[], what: string): Promise<Store
   if (r.code !== 0) throw new MegapakError(`${what}: nix path-info failed:\n${tail(r.stderr)}`);
   const storeDir = paths[0]!.slice(0, paths[0]!.lastIndexOf('/'));
   return parsePathInfoJson(r.stdout, storeDir);
+}
+
+/** Fail early, before any work is reported, when the Nix tools are not on PATH. */
+export function requireNixTools(path = process.env.PATH ?? ''): void {
+  for (const tool of ['nix-build', 'nix']) {
+    const found = path.split(':').some((dir) => dir && existsSync(join(dir, tool)));
+    if (!found) throw new MegapakError(`'${tool}' was not found on PATH; install it (Debian: apt-get install -y nix-bin)`, 2);
+  }
 }

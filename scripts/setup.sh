@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything megapak's builds and tests need on a Debian machine (as root), then the
+# workspace's npm packages. Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pair in nix-build:nix-bin busybox:busybox-static skopeo:skopeo umoci:umoci zstd:zstd docker-registry:docker-registry; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+# The fixture stacks copy a *static* busybox into the Nix store (it must run inside a chroot).
+if command -v busybox >/dev/null 2>&1 && ! file -L "$(command -v busybox)" 2>/dev/null | grep -q 'statically linked'; then
+  need+=(busybox-static)
+fi
+if ((${#need[@]})); then
+  echo "setup: apt-get install ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" file >/dev/null
+fi
+
+if [ "$(pnpm --version 2>/dev/null)" != "10.34.9" ]; then
+  echo "setup: npm install -g pnpm@10.34.9" >&2
+  npm install -g --silent pnpm@10.34.9
+fi
+pnpm install --frozen-lockfile --reporter=silent

@@ -1,0 +1,26 @@
+import { cp, mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO } from './cli.ts';
+import { layerRecordSchema, type LayerRecord } from '../../tools/src/layer/layer-record.ts';
+
+export const FIXTURE_STACK = join(REPO, 'test', 'fixtures', 'stack');
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `megapak-${prefix}-`));
+}
+
+/** A private copy of the fixture stack (without any dist/), so tests can change and build it. */
+export async function copyFixtureStack(): Promise<string> {
+  const dir = join(await tempDir('stack'), 'stack');
+  await cp(FIXTURE_STACK, dir, { recursive: true, filter: (src) => !/[/\\](dist|out)$/.test(src) });
+  return dir;
+}
+
+/** The layers' dist/layer.json, in layer order. */
+export async function readRecords(stackDir: string): Promise<LayerRecord[]> {
+  const folders = (await readdir(join(stackDir, 'layers'))).sort();
+  return Promise.all(
+    folders.map(async (f) => layerRecordSchema.parse(JSON.parse(await readFile(join(stackDir, 'layers', f, 'dist', 'layer.json'), 'utf8')))),
+  );
+}

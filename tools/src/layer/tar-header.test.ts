@@ -1,0 +1,46 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BLOCK, END_OF_ARCHIVE, encodeHeader, paxRecord } from './tar-header.ts';
+
+describe('paxRecord', () => {
+  it('counts its own length, also across a change in the number of digits', () => {
+    for (const n of [1, 80, 88, 89, 90, 95, 96, 990, 995, 996, 1000]) {
+      const rec = paxRecord('path', 'x'.repeat(n));
+      expect(Number(rec.split(' ')[0])).toBe(Buffer.byteLength(rec));
+    }
+  });
+});
+
+describe('encodeHeader', () => {
+  it('uses plain ustar for short ASCII names and PAX for long, non-ASCII names and long link targets', () => {
+    expect(encodeHeader({ name: 'nix/store/a', type: 'dir', mode: 0o555, size: 0 })).toHaveLength(BLOCK);
+    expect(encodeHeader({ name: `nix/${'a'.repeat(120)}`, type: 'file', mode: 0o444, size: 0 }).length).toBeGreaterThan(BLOCK);
+    expect(encodeHeader({ name: 'nix/é', type: 'file', mode: 0o444, size: 0 }).length).toBeGreaterThan(BLOCK);
+    expect(encodeHeader({ name: 'nix/l', type: 'symlink', mode: 0o777, size: 0, linkname: '/'.repeat(101) }).length).toBeGreaterThan(BLOCK);
+  });
+
+  it('writes headers GNU tar reads back exactly, names, links, modes and owner included', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'megapak-hdr-'));
+    const long = `nix/store/${'d'.repeat(150)}/f-ü-日本.txt`;
+    const content = Buffer.from('hello\n');
+    const parts = [
+      encodeHeader({ name: 'nix', type: 'dir', mode: 0o755, size: 0 }),
+      encodeHeader({ name: long, type: 'file', mode: 0o555, size: content.length }),
+      content,
+      Buffer.alloc(BLOCK - content.length),
+      encodeHeader({ name: 'nix/link', type: 'symlink', mode: 0o777, size: 0, linkname: `/nix/store/${'t'.repeat(120)}` }),
+      END_OF_ARCHIVE,
+    ];
+    writeFileSync(join(dir, 't.tar'), Buffer.concat(parts));
+    const r = spawnSync('tar', ['--numeric-owner', '--full-time', '-tvf', join(dir, 't.tar')], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
+    expect(r.stderr).toBe('');
+    const rows = r.stdout.trim().split('\n');
+    expect(rows[0]).toMatch(/^drwxr-xr-x 0\/0 +0 1970-01-01 00:00:01 nix\/$/);
+    expect(rows[1]).toMatch(new RegExp(`^-r-xr-xr-x 0/0 +6 1970-01-01 00:00:01 ${long}$`));
+    expect(rows[2]).toMatch(new RegExp(`^lrwxrwxrwx 0/0 +0 1970-01-01 00:00:01 nix/link -> /nix/store/${'t'.repeat(120)}$`));
+    expect(spawnSync('tar', ['-xOf', join(dir, 't.tar'), long], { encoding: 'utf8' }).stdout).toBe('hello\n');
+  });
+});
