@@ -1,0 +1,5 @@
+{ pkgs }:
+with pkgs.cudaPackages; [
+  cudatoolkit
+  cudnn
+]

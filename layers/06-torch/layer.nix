@@ -1,0 +1,6 @@
+{ pkgs }:
+with pkgs.megapak.python3Packages; [
+  torch
+  torchvision
+  torchaudio
+]

@@ -1,0 +1,1 @@
+{ pkgs }: pkgs.megapak.fromList ./pak7.txt

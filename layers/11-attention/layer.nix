@@ -1,0 +1,6 @@
+{ pkgs }:
+with pkgs.megapak.custom; [
+  flash-attn
+  sageattention
+  nunchaku
+]

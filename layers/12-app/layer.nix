@@ -1,0 +1,7 @@
+{ pkgs }:
+with pkgs; [
+  aria2
+  vim
+  fish
+  megapak.entrypoint
+]
