@@ -4,7 +4,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { BlobStore } from '../layer/blob-store.ts';
 import { buildLayer, ensureBlob, type LayerBuildOptions } from '../layer/build-layer.ts';
-import { requireRecord, type LayerRecord } from '../layer/layer-record.ts';
+import { readRecord, requireRecord, type LayerRecord } from '../layer/layer-record.ts';
 import { writeDockerArchive } from '../oci/docker-archive.ts';
 import { composeImage, type ImageParts } from '../oci/image.ts';
 import { writeOciLayout } from '../oci/oci-layout.ts';
@@ -70,4 +70,18 @@ export async function writeDockerArchiveFile(image: ImageParts, blobs: BlobStore
 export async function writeImageOutputs(image: ImageParts, blobs: BlobStore, out: { oci?: string; dockerArchive?: string }): Promise<void> {
   if (out.oci) await writeOciLayout(out.oci, image, (d) => blobs.blobPath(d));
   if (out.dockerArchive) await writeDockerArchiveFile(image, blobs, out.dockerArchive);
+}
+
+/**
+ * The image as built; when any layer has no dist/layer.json yet, every layer is built (or
+ * re-checked) first, since a missing lower layer changes the deltas above it.
+ */
+export async function builtImage(stack: Stack, opts: LayerBuildOptions): Promise<ImageParts> {
+  const missing = [];
+  for (const l of stack.layers) if (!(await readRecord(l))) missing.push(l.name);
+  if (missing.length) {
+    opts.progress.log(`not built yet: ${missing.join(', ')}; building the stack first`);
+    await buildAllLayers(stack, opts);
+  }
+  return assembleImage(stack, opts);
 }

@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { resolve } from 'node:path';
-import { assembleImage, buildAllLayers, writeImageOutputs } from '../build/build-stack.ts';
+import { assembleImage, buildAllLayers, builtImage, writeImageOutputs } from '../build/build-stack.ts';
 import { buildLayer } from '../layer/build-layer.ts';
 import { COMPRESSIONS } from '../layer/compression.ts';
 import { requireNixTools } from '../nix/nix.ts';
 import { findLayerAt } from '../stack/stack.ts';
-import { MegapakError } from '../util/errors.ts';
+import { MegapakError, UsageError } from '../util/errors.ts';
+import { parseImageRef } from '../registry/reference.ts';
+import { pushImage, summaryLine } from '../registry/push.ts';
+import { pushProgressFor } from '../registry/push-progress.ts';
+import { dockerLoad, requireDockerDaemon } from '../oci/docker-load.ts';
 import { BlobStore } from '../layer/blob-store.ts';
 import { progressFor } from '../util/progress.ts';
 import { compressionFrom, layerTable, setup } from './common.ts';
@@ -81,6 +85,65 @@ program
     await writeImageOutputs(image, env.blobs, { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
     console.log(`image ${image.ref.name}:${image.ref.tag} ${image.manifestDescriptor.digest}\noci layout: ${oci}`);
   });
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+program
+  .command('push')
+  .description('push the image to an OCI registry without any daemon (builds first if a layer was never built)')
+  .argument('<ref>', 'where to push, e.g. ghcr.io/org/comfyui:cu130 or 127.0.0.1:5000/x:y')
+  .addOption(stackOption())
+  .option('--plain-http', 'talk HTTP, not HTTPS (a registry on loopback)')
+  .option('--tag <tag>', 'also tag the manifest with this (repeatable)', collect, [])
+  .addOption(compressionOption())
+  .option('--concurrency <n>', 'blobs uploaded at once', (v) => positiveInt('--concurrency', v), 3)
+  .option('--retries <n>', 'retries per request on 5xx and dropped connections', (v) => positiveInt('--retries', v, true), 5)
+  .addHelpText(
+    'after',
+    `
+Credentials: MEGAPAK_REGISTRY_USER + MEGAPAK_REGISTRY_PASSWORD, else the \`auths\` of
+$DOCKER_CONFIG/config.json (~/.docker/config.json), else GITHUB_TOKEN for ghcr.io; otherwise
+anonymous. Basic and bearer-token registries both work. Credentials never appear in output.`,
+  )
+  .action(async (refText: string, o: { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; concurrency: number; retries: number }) => {
+    const ref = parseImageRef(refText);
+    for (const t of o.tag) parseImageRef(`${ref.registry}/${ref.repository}:${t}`);
+    const compression = compressionFrom(o.compression);
+    const env = await setup(o.stack);
+    requireNixTools();
+    const image = await builtImage(env.stack, { compression, blobs: env.blobs, progress: env.progress });
+    const summary = await pushImage(image, ref, {
+      plainHttp: !!o.plainHttp,
+      tags: o.tag,
+      concurrency: o.concurrency,
+      retries: o.retries,
+      backoffMs: Number(process.env.MEGAPAK_RETRY_BACKOFF_MS ?? 500),
+      cacheDir: env.blobs.root,
+      blobPathOf: (d) => env.blobs.blobPath(d),
+      progress: pushProgressFor(),
+    });
+    console.log(summaryLine(summary));
+  });
+
+program
+  .command('load')
+  .description('stream the image into `docker load` (needs a reachable Docker daemon)')
+  .addOption(stackOption())
+  .addOption(compressionOption())
+  .action(async (o: { stack?: string; compression?: string }) => {
+    const compression = compressionFrom(o.compression);
+    const env = await setup(o.stack);
+    await requireDockerDaemon();
+    requireNixTools();
+    const image = await builtImage(env.stack, { compression, blobs: env.blobs, progress: env.progress });
+    console.log(await dockerLoad(image, (d) => env.blobs.blobPath(d)));
+  });
+
+function positiveInt(flag: string, v: string, allowZero = false): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new UsageError(`${flag} takes a whole number${allowZero ? '' : ' above 0'}, not '${v}'`);
+  return n;
+}
 
 try {
   await program.parseAsync(process.argv);
