@@ -131,7 +131,7 @@ describe('megapak push', () => {
     const victim = records[3]!;
     const file = join(cache2, 'blobs', 'sha256', victim.digest!.slice(7));
     const bytes = await readFile(file);
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
     await writeFile(file, bytes);
     const r = await megapak(['push', '--stack', stack, '--plain-http', `${reg.host}/megapak/corrupt:test`], { env: env({ MEGAPAK_CACHE_DIR: cache2 }) });
     expect(r.code).toBe(1);

@@ -10,10 +10,10 @@ export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `megapak-${prefix}-`));
 }
 
-/** A private copy of the fixture stack (without any dist/), so tests can change and build it. */
-export async function copyFixtureStack(): Promise<string> {
+/** A private copy of a stack (the fixture by default, without any dist/), to change and build. */
+export async function copyFixtureStack(source = FIXTURE_STACK): Promise<string> {
   const dir = join(await tempDir('stack'), 'stack');
-  await cp(FIXTURE_STACK, dir, { recursive: true, filter: (src) => !/[/\\](dist|out)$/.test(src) });
+  await cp(source, dir, { recursive: true, filter: (src) => !/[/\\](dist|out|node_modules|\.turbo)$/.test(src) });
   return dir;
 }
 

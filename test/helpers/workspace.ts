@@ -12,8 +12,8 @@ const git = (cwd: string, ...args: string[]) =>
  * The fixture stack as a pnpm + Turborepo workspace: the repository's own turbo.json, the
  * megapak CLI linked from this checkout, installed offline, committed to a fresh git repo.
  */
-export async function makeFixtureWorkspace(): Promise<string> {
-  const ws = await copyFixtureStack();
+export async function makeFixtureWorkspace(source?: string): Promise<string> {
+  const ws = await copyFixtureStack(source);
   await copyFile(join(REPO, 'turbo.json'), join(ws, 'turbo.json'));
   const pkg = JSON.parse(await readFile(join(ws, 'package.json'), 'utf8'));
   pkg.devDependencies = { '@megapak/tools': `link:${join(REPO, 'tools')}` };

@@ -9,6 +9,7 @@ import { writeDockerArchive } from '../oci/docker-archive.ts';
 import { composeImage, type ImageParts } from '../oci/image.ts';
 import { writeOciLayout } from '../oci/oci-layout.ts';
 import type { Stack } from '../stack/stack.ts';
+import { layerCountWarning } from '../plan/warnings.ts';
 import { tempPathFor } from '../util/atomic.ts';
 import type { Progress } from '../util/progress.ts';
 import { trackTemp, untrackTemp } from '../util/temp-files.ts';
@@ -23,6 +24,7 @@ export interface StackBuildResult {
 export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Promise<StackBuildResult> {
   const records: LayerRecord[] = [];
   const streamed: string[] = [];
+  for (const w of layerCountWarning(stack.layers.length)) opts.progress.log(`warning: ${w}`);
   for (const layer of stack.layers) {
     const r = await buildLayer(stack, layer, opts);
     records.push(r.record);

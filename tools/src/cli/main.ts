@@ -13,7 +13,10 @@ import { pushProgressFor } from '../registry/push-progress.ts';
 import { dockerLoad, requireDockerDaemon } from '../oci/docker-load.ts';
 import { BlobStore } from '../layer/blob-store.ts';
 import { progressFor } from '../util/progress.ts';
-import { compressionFrom, layerTable, setup } from './common.ts';
+import { allRecords, compressionFrom, layerTable, reportFor, reportText, setup } from './common.ts';
+import { renderHtml } from '../report/html.ts';
+import { why } from '../report/why.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 
 const stackOption = (dflt = 'the repository root') =>
   new Option('--stack <dir>', `the stack folder: nix/pkgs.nix and layers/NN-name/layer.nix (default: ${dflt})`);
@@ -137,6 +140,43 @@ program
     requireNixTools();
     const image = await builtImage(env.stack, { compression, blobs: env.blobs, progress: env.progress });
     console.log(await dockerLoad(image, (d) => env.blobs.blobPath(d)));
+  });
+
+program
+  .command('report')
+  .description('per layer: store paths, bytes, blob sizes, digests, biggest paths, and the saving over a repeating layering')
+  .addOption(stackOption())
+  .option('--json', 'print the report as JSON (shape documented in the README)')
+  .option('--html <file>', 'write a self-contained HTML page with a treemap and the table')
+  .option('--top <n>', 'biggest paths listed per layer', (v) => positiveInt('--top', v), 10)
+  .action(async (o: { stack?: string; json?: boolean; html?: string; top: number }) => {
+    const env = await setup(o.stack);
+    const records = await allRecords(env.stack, 'report');
+    const report = await reportFor(records, env.blobs, o.top);
+    if (o.html) {
+      const file = resolve(o.html);
+      const paths = records.flatMap((r, i) => r.paths.map((p) => ({ layer: i, path: p.path, narSize: p.narSize })));
+      await writeFileAtomic(file, renderHtml(report, `${env.stack.meta.name}:${env.stack.meta.tag ?? 'latest'}`, paths));
+      console.log(`report: ${file}`);
+    } else if (o.json) console.log(JSON.stringify(report, null, 2));
+    else console.log(reportText(report));
+    for (const r of records) for (const w of r.warnings) console.error(`warning: ${w}`);
+  });
+
+program
+  .command('why')
+  .description('which layer ships a store path and the chain of references that pulls it in (like nix why-depends)')
+  .argument('<path-or-name>', 'a store path, or a package name such as libstdcxx or python3.14')
+  .addOption(stackOption())
+  .action(async (query: string, o: { stack?: string }) => {
+    const env = await setup(o.stack);
+    const answers = why(await allRecords(env.stack, 'why'), query);
+    if (!answers.length) throw new MegapakError(`no store path in the image matches '${query}'`);
+    for (const a of answers) {
+      console.log(`${a.path}
+  ships in ${a.layer}; pulled in by ${a.rootLayer}:`);
+      a.chain.forEach((p, i) => console.log(`  ${'  '.repeat(i)}${i ? '→ ' : ''}${p}`));
+    }
   });
 
 function positiveInt(flag: string, v: string, allowZero = false): number {

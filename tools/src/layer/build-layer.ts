@@ -1,10 +1,11 @@
 import { rm } from 'node:fs/promises';
 import { buildLayerRoots, queryClosure } from '../nix/nix.ts';
 import { contentKey, planDelta, shippedBy, type DeltaPath } from '../plan/delta.ts';
+import { bigLayerWarning, budgetViolation, redundantRoots } from '../plan/warnings.ts';
 import type { LayerDef, Stack } from '../stack/stack.ts';
 import { writeJsonAtomic } from '../util/atomic.ts';
 import { MegapakError } from '../util/errors.ts';
-import type { Progress } from '../util/progress.ts';
+import { formatBytes, type Progress } from '../util/progress.ts';
 import type { BlobStore, BlobEntry } from './blob-store.ts';
 import { writeBlob } from './blob-writer.ts';
 import { MEDIA_TYPES, type Compression } from './compression.ts';
@@ -67,12 +68,17 @@ export async function buildLayer(stack: Stack, layer: LayerDef, opts: LayerBuild
     opts.progress.step(layer.name, 'evaluating and building roots');
     const roots = await buildLayerRoots(stack.dir, layer.layerFile, layer.name);
     const closure = await queryClosure(roots, layer.name);
-    const delta = planDelta(closure, shippedBy(lower));
+    const shipped = shippedBy(lower);
+    const delta = planDelta(closure, shipped);
     const key = contentKey(delta);
     const previous = await readRecord(layer).catch(() => undefined);
     const storeDir = roots[0] ? storeDirOf(roots[0]) : lower[0]?.storeDir ?? '/nix/store';
     const narSize = delta.reduce((s, p) => s + p.narSize, 0);
-    opts.progress.step(layer.name, `${closure.length} paths in closure, ${delta.length} new (${narSize} bytes)`);
+    opts.progress.step(layer.name, `${closure.length} paths in closure, ${delta.length} new (${formatBytes(narSize)})`);
+    const warnings = [...redundantRoots(layer.name, roots, shipped), ...bigLayerWarning(layer.name, narSize)];
+    for (const w of warnings) opts.progress.log(`warning: ${w}`);
+    const overBudget = budgetViolation(layer.name, narSize, layer.budget, delta);
+    if (overBudget) throw new MegapakError(overBudget);
     let blob: { diffId: string; diffSize: number; digest: string; size: number } | null = null;
     let streamed = false;
     if (delta.length > 0) {
@@ -97,6 +103,7 @@ export async function buildLayer(stack: Stack, layer: LayerDef, opts: LayerBuild
       diffSize: blob?.diffSize ?? null,
       digest: blob?.digest ?? null,
       size: blob?.size ?? null,
+      warnings,
     };
     await writeJsonAtomic(recordPath(layer), record);
     return { record, streamed };

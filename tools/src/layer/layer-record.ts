@@ -22,6 +22,7 @@ export const layerRecordSchema = z.object({
   diffSize: z.number().nullable(),
   digest: z.string().nullable(),
   size: z.number().nullable(),
+  warnings: z.array(z.string()).default([]),
 });
 export type LayerRecord = z.infer<typeof layerRecordSchema>;
 

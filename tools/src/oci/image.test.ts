@@ -18,6 +18,7 @@ const record = (name: string, empty: boolean): LayerRecord => ({
   diffSize: empty ? null : 1024,
   digest: empty ? null : `sha256:${'2'.repeat(64)}`,
   size: empty ? null : 100,
+  warnings: [],
 });
 
 describe('composeImage', () => {

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../util/errors.ts';
+import { parseSize } from '../plan/warnings.ts';
 
 export interface LayerDef {
   /** 1-based position from the folder's NN prefix. */
@@ -37,8 +38,15 @@ export interface Stack {
 const pkgJson = z.object({
   name: z.string().optional(),
   version: z.string().optional(),
-  megapak: z.object({ budget: z.number().positive().optional() }).optional(),
+  megapak: z.object({ budget: z.union([z.number().positive(), z.string()]).optional() }).optional(),
 });
+
+function budgetOf(v: number | string | undefined, where: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = parseSize(v);
+  if (n === undefined) throw new UsageError(`${where}: megapak.budget '${v}' is not a size (e.g. 800MB, 10GiB, or bytes)`);
+  return n;
+}
 
 async function readLayerDef(layersDir: string, folder: string): Promise<LayerDef | undefined> {
   const m = /^(\d{2})-[A-Za-z0-9._-]+$/.exec(folder);
@@ -61,7 +69,7 @@ async function readLayerDef(layersDir: string, folder: string): Promise<LayerDef
     layerFile,
     name: pkg.name ?? `layer-${m[1]}`,
     version: pkg.version ?? '0.0.0',
-    budget: pkg.megapak?.budget,
+    budget: budgetOf(pkg.megapak?.budget, pkgPath),
   };
 }
 

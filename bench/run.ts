@@ -1,0 +1,176 @@
+// `pnpm bench`: megapak beside GNU tar, compressors, Turborepo and skopeo on one synthetic
+// ~2 GB stack, each measured several times in one run on this machine. Writes bench/results.json.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { REPO } from '../test/helpers/cli.ts';
+import { copyFixtureStack, readRecords } from '../test/helpers/fixture.ts';
+import { startRegistry, type Registry } from '../test/helpers/registry.ts';
+import { TURBO, commitAll, makeFixtureWorkspace } from '../test/helpers/workspace.ts';
+import { measure, repeat, stat, type Sample, type Stat } from './measure.ts';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const WORK = join(HERE, 'work');
+const RUNS = Number(process.env.MEGAPAK_BENCH_RUNS ?? 3);
+const MEGAPAK = join(REPO, 'tools', 'bin', 'megapak.js');
+const baseEnv = { NIX_CONFIG: process.env.NIX_CONFIG ?? 'substituters =', TURBO_TELEMETRY_DISABLED: '1' };
+
+const megapak = (args: string[], env: NodeJS.ProcessEnv, cwd?: string) => measure(process.execPath, [MEGAPAK, ...args], { env: { ...baseEnv, ...env }, cwd });
+const bash = (script: string) => measure('bash', ['-c', script]);
+const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+
+interface Row {
+  what: string;
+  ours: Stat;
+  reference?: { name: string; stat: Stat };
+  goal: string;
+  met: boolean;
+}
+
+async function freshDir(name: string): Promise<string> {
+  const d = join(WORK, name);
+  await rm(d, { recursive: true, force: true });
+  await mkdir(d, { recursive: true });
+  return d;
+}
+
+/** One shell script that tars (and hashes) every layer's delta like megapak does. */
+function gnuTarScript(layers: string[][], compressor: string, outDir: string): string {
+  return [
+    'set -euo pipefail',
+    ...layers.map((paths, i) => {
+      const rel = paths.map((p) => p.slice(1)).join(' ');
+      return `tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@1 --format=pax -C / -cf - ${rel} ${compressor} | tee ${outDir}/layer-${i}.tar | sha256sum >/dev/null`;
+    }),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  await mkdir(WORK, { recursive: true });
+  const rows: Row[] = [];
+  const stack = await copyFixtureStack(join(HERE, 'stack'));
+  log(`building the bench stack with Nix (cached in the store after the first run): ${stack}`);
+  const prep = await megapak(['build', '--stack', stack, '--compression', 'none', '--oci', join(await freshDir('prep'), 'oci')], {
+    MEGAPAK_CACHE_DIR: await freshDir('prep-cache'),
+  });
+  log(prep.stdout.trim().split('\n').slice(-3).join(' | '));
+  const records = await readRecords(stack);
+  const layers = records.map((r) => r.paths.map((p) => p.path));
+  const totalBytes = records.reduce((s, r) => s + r.narSize, 0);
+  const totalPaths = layers.reduce((s, l) => s + l.length, 0);
+  log(`${totalPaths} store paths, ${(totalBytes / 1e9).toFixed(2)} GB (NAR)`);
+
+  // 1–2. Cold builds, each compression, beside GNU tar piped into the same compressor.
+  const compressors: [string, string, string][] = [
+    ['none', '', 'GNU tar | tee | sha256sum'],
+    ['gzip', '| gzip -6', 'GNU tar | gzip -6 | tee | sha256sum'],
+    ['zstd', '| zstd -3 -T0 -q -c', 'GNU tar | zstd -3 -T0 | tee | sha256sum'],
+  ];
+  for (const [c, pipe, refName] of compressors) {
+    log(`cold build, ${c}`);
+    const ours = await repeat(RUNS, async () => {
+      const out = await freshDir(`cold-${c}`);
+      return megapak(['build', '--stack', stack, '--compression', c, '--oci', join(out, 'oci')], { MEGAPAK_CACHE_DIR: join(out, 'cache') });
+    });
+    const ref = await repeat(RUNS, async () => bash(gnuTarScript(layers, pipe, await freshDir(`tar-${c}`))));
+    const o = stat(ours);
+    const r = stat(ref);
+    const limit = c === 'none' ? 1.15 : 1.1;
+    rows.push({ what: `cold build, 12 layers, ${c}`, ours: o, reference: { name: refName, stat: r }, goal: `≤ ${limit} × reference`, met: o.median <= limit * r.median });
+  }
+  await rm(join(WORK, 'cold-none'), { recursive: true, force: true });
+  await rm(join(WORK, 'cold-zstd'), { recursive: true, force: true });
+
+  // 3. Turborepo: no-change build and a one-layer change (gzip, the default).
+  log('turborepo workspace');
+  const ws = await makeFixtureWorkspace(join(HERE, 'stack'));
+  const wsCache = await freshDir('ws-cache');
+  const turbo = () => measure(TURBO, ['run', 'build', '--output-logs=errors-only'], { cwd: ws, env: { ...baseEnv, MEGAPAK_CACHE_DIR: wsCache } });
+  await turbo();
+  const noChange = stat(await repeat(RUNS, () => turbo()));
+  rows.push({ what: 'no-change build (turbo, 12 layers + image)', ours: noChange, goal: '≤ 3 s', met: noChange.median <= 3 });
+  const l09 = join(ws, 'layers', '09-pak5');
+  const l09Cold = stat(
+    await repeat(RUNS, async () => megapak(['layer'], { MEGAPAK_CACHE_DIR: await freshDir(`l09-cold`) }, l09)),
+  );
+  const change = stat(
+    await repeat(RUNS, async (i) => {
+      await writeFile(
+        join(l09, 'layer.nix'),
+        `{ pkgs }: pkgs.layers.l09 ++ [ (pkgs.blob "python3.14-bench-change-${Date.now()}-${i}" { mib = 0.5; files = 8; deps = [ pkgs.python ]; }) ]\n`,
+      );
+      await commitAll(ws, `change layer 09 (${i})`);
+      return turbo();
+    }),
+  );
+  rows.push({
+    what: 'one-layer change (layer 09, turbo)',
+    ours: change,
+    reference: { name: 'layer 09 cold build alone', stat: l09Cold },
+    goal: '≤ layer 09 cold + 3 s',
+    met: change.median <= l09Cold.median + 3,
+  });
+
+  // 4. Push to a loopback registry beside skopeo copy of the same OCI layout.
+  log('push');
+  const oci = join(WORK, 'cold-gzip', 'oci');
+  const gzipCache = join(WORK, 'cold-gzip', 'cache');
+  const pushSamples: Sample[] = [];
+  const skopeoSamples: Sample[] = [];
+  const repushSamples: Sample[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    for (const who of ['megapak', 'skopeo'] as const) {
+      const reg: Registry = await startRegistry({ storage: join(await freshDir(`registry-${who}`), 'data') });
+      try {
+        if (who === 'megapak') {
+          const env = { MEGAPAK_CACHE_DIR: gzipCache, MEGAPAK_COMPRESSION: 'gzip' };
+          await rm(join(gzipCache, 'registries'), { recursive: true, force: true });
+          pushSamples.push(await megapak(['push', '--stack', stack, '--plain-http', `${reg.host}/bench/ours:bench`], env));
+          repushSamples.push(await megapak(['push', '--stack', stack, '--plain-http', `${reg.host}/bench/ours:bench`], env));
+        } else {
+          skopeoSamples.push(await measure('skopeo', ['copy', '-q', '--dest-tls-verify=false', `oci:${oci}:bench`, `docker://${reg.host}/bench/skopeo:bench`]));
+        }
+      } finally {
+        await reg.stop();
+      }
+    }
+  }
+  const push = stat(pushSamples);
+  const sk = stat(skopeoSamples);
+  rows.push({ what: 'push, fresh registry (gzip)', ours: push, reference: { name: 'skopeo copy of the same layout', stat: sk }, goal: '≤ 1.0 × skopeo', met: push.median <= sk.median });
+  const repush = stat(repushSamples);
+  rows.push({ what: 're-push, nothing changed', ours: repush, goal: '≤ 2 s', met: repush.median <= 2 });
+
+  const peak = Math.max(...rows.map((r) => r.ours.rssMB));
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
+  const results = { date: new Date().toISOString(), machine, runs: RUNS, stack: { paths: totalPaths, narBytes: totalBytes }, rows, peakRssMB: peak };
+  await writeFile(join(HERE, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+
+  const fmt = (s: Stat) => `${s.min.toFixed(2)} / ${s.median.toFixed(2)} s`;
+  const table = [
+    `megapak bench — ${results.date.slice(0, 10)}, ${machine}, ${totalPaths} store paths, ${(totalBytes / 1e9).toFixed(2)} GB, ${RUNS} runs (min / median)`,
+    '',
+    '| measurement | megapak | peak RSS | reference | ratio | goal | met |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map((r) =>
+      [
+        '',
+        r.what,
+        fmt(r.ours),
+        `${r.ours.rssMB.toFixed(0)} MB`,
+        r.reference ? `${r.reference.name}: ${fmt(r.reference.stat)}` : '',
+        r.reference ? (r.ours.median / r.reference.stat.median).toFixed(2) : '',
+        r.goal,
+        r.met ? 'yes' : 'no',
+        '',
+      ].join(' | ').trim(),
+    ),
+    '',
+    `peak RSS of megapak in any run: ${peak.toFixed(0)} MB (goal ≤ 300 MB: ${peak <= 300 ? 'met' : 'missed'})`,
+  ].join('\n');
+  console.log(table);
+  await writeFile(join(HERE, 'results.md'), table + '\n');
+}
+
+await main();

@@ -1,0 +1,38 @@
+import { formatBytes } from '../util/progress.ts';
+
+/** More layers than this and some runtimes refuse the image (overlayfs' lower-dir limit). */
+export const MAX_LAYERS = 127;
+export const BIG_LAYER_BYTES = 10e9;
+
+/** Roots this layer lists that a lower layer already ships: they contribute nothing here. */
+export function redundantRoots(layer: string, roots: string[], shipped: Map<string, string>): string[] {
+  return roots.filter((r) => shipped.has(r)).map((r) => `${layer}: root ${r} already ships in ${shipped.get(r)}; listing it here adds nothing`);
+}
+
+export function layerCountWarning(count: number): string[] {
+  return count > MAX_LAYERS ? [`the stack has ${count} layers; more than ${MAX_LAYERS} exceed what overlayfs-based runtimes can mount`] : [];
+}
+
+export function bigLayerWarning(layer: string, bytes: number): string[] {
+  return bytes > BIG_LAYER_BYTES ? [`${layer}: ${formatBytes(bytes)} in one layer (over ${formatBytes(BIG_LAYER_BYTES)}); registries and pulls handle smaller layers better`] : [];
+}
+
+/** Pure: the budget failure message, or undefined when within budget. */
+export function budgetViolation(layer: string, bytes: number, budget: number | undefined, paths: { path: string; narSize: number }[]): string | undefined {
+  if (budget === undefined || bytes <= budget) return undefined;
+  const top = [...paths]
+    .sort((a, b) => b.narSize - a.narSize)
+    .slice(0, 5)
+    .map((p) => `  ${formatBytes(p.narSize).padStart(9)}  ${p.path}`);
+  return `${layer}: ${formatBytes(bytes)} (${bytes} bytes) exceeds its budget of ${formatBytes(budget)} (${budget} bytes); its five biggest new paths:\n${top.join('\n')}`;
+}
+
+const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+
+/** "800MB", "10 GiB" or a number of bytes. */
+export function parseSize(v: number | string): number | undefined {
+  if (typeof v === 'number') return v > 0 ? v : undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b)?\s*$/i.exec(v);
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * (UNITS[(m[2] ?? 'b').toLowerCase()] ?? NaN)) || undefined;
+}

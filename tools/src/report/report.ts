@@ -1,0 +1,68 @@
+import type { Compression } from '../layer/compression.ts';
+import type { LayerRecord } from '../layer/layer-record.ts';
+import { closureOf, graphOf } from './closure-graph.ts';
+
+export interface LayerReport {
+  name: string;
+  version: string;
+  /** Store paths this layer ships. */
+  paths: number;
+  /** Sum of their NAR sizes. */
+  bytes: number;
+  /** Blob size as built, null for an empty layer. */
+  size: number | null;
+  /** Blob size per compression, where that blob has been made (null: not made). */
+  sizes: Record<Compression, number | null>;
+  digest: string | null;
+  /** What this layer would weigh if it shipped its roots' whole closure (no deduplication). */
+  closureBytes: number;
+  top: { path: string; narSize: number }[];
+}
+
+export interface Report {
+  layers: LayerReport[];
+  total: {
+    paths: number;
+    /** Equals the NAR size of the whole image closure: every path counted once. */
+    bytes: number;
+    size: number;
+    /** Sum of the layers' closureBytes: a layering that repeats shared dependencies. */
+    cumulativeBytes: number;
+    /** How much smaller ours is than the cumulative layering, in percent. */
+    savedPercent: number;
+  };
+}
+
+/** Pure: the report of built layers. `sizes` gives known blob sizes per layer and compression. */
+export function buildReport(records: LayerRecord[], sizes: (r: LayerRecord) => Record<Compression, number | null>, topN = 10): Report {
+  const g = graphOf(records);
+  const layers = records.map((r): LayerReport => {
+    const closure = closureOf(r.roots, g);
+    return {
+      name: r.name,
+      version: r.version,
+      paths: r.paths.length,
+      bytes: r.narSize,
+      size: r.size,
+      sizes: sizes(r),
+      digest: r.digest,
+      closureBytes: [...closure].reduce((s, p) => s + g.get(p)!.narSize, 0),
+      top: [...r.paths]
+        .sort((a, b) => b.narSize - a.narSize || (a.path < b.path ? -1 : 1))
+        .slice(0, topN)
+        .map((p) => ({ path: p.path, narSize: p.narSize })),
+    };
+  });
+  const bytes = layers.reduce((s, l) => s + l.bytes, 0);
+  const cumulativeBytes = layers.reduce((s, l) => s + l.closureBytes, 0);
+  return {
+    layers,
+    total: {
+      paths: layers.reduce((s, l) => s + l.paths, 0),
+      bytes,
+      size: layers.reduce((s, l) => s + (l.size ?? 0), 0),
+      cumulativeBytes,
+      savedPercent: cumulativeBytes > 0 ? Math.round((1 - bytes / cumulativeBytes) * 1000) / 10 : 0,
+    },
+  };
+}

@@ -1,0 +1,35 @@
+import type { LayerRecord } from '../layer/layer-record.ts';
+import { chainTo, graphOf } from './closure-graph.ts';
+
+export interface WhyAnswer {
+  path: string;
+  layer: string;
+  /** From a root of a layer that needs it down to the path itself. */
+  chain: string[];
+  /** The layer whose root starts the chain. */
+  rootLayer: string;
+}
+
+const nameOf = (p: string) => p.slice(p.lastIndexOf('/') + 1).replace(/^[0-9a-z]{32}-/, '');
+
+/**
+ * Why a store path is in the image: the layer that ships it and the chain of references from
+ * a root (of that layer, else of the lowest layer above that needs it). `query` is a store
+ * path, or a name matched against the part after the hash (exact first, then substring).
+ */
+export function why(records: LayerRecord[], query: string): WhyAnswer[] {
+  const g = graphOf(records);
+  let matches = [...g.keys()].filter((p) => p === query || p === query.replace(/\/+$/, ''));
+  if (!matches.length) matches = [...g.keys()].filter((p) => nameOf(p) === query);
+  if (!matches.length) matches = [...g.keys()].filter((p) => nameOf(p).includes(query));
+  return matches.sort().map((path) => {
+    const owner = g.get(path)!.layer;
+    const ordered = [...records].sort((a, b) => a.index - b.index);
+    const start = ordered.findIndex((r) => r.name === owner);
+    for (const r of ordered.slice(start)) {
+      const chain = chainTo(r.roots, path, g);
+      if (chain) return { path, layer: owner, chain, rootLayer: r.name };
+    }
+    return { path, layer: owner, chain: [path], rootLayer: owner };
+  });
+}
