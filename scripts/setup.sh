@@ -24,3 +24,5 @@ if [ "$(pnpm --version 2>/dev/null)" != "10.34.9" ]; then
   npm install -g --silent pnpm@10.34.9
 fi
 pnpm install --frozen-lockfile --reporter=silent
+# The bundled CLI starts in ~0.15 s instead of ~0.4 s through tsx (one process per layer task).
+pnpm -s -F @megapak/tools bundle

@@ -75,14 +75,18 @@ export async function writeImageOutputs(image: ImageParts, blobs: BlobStore, out
 }
 
 /**
- * The image as built; when any layer has no dist/layer.json yet, every layer is built (or
- * re-checked) first, since a missing lower layer changes the deltas above it.
+ * The image as built; when any layer has no dist/layer.json yet, or one made with another
+ * compression, every layer is built (or re-checked) first, since a missing lower layer
+ * changes the deltas above it.
  */
 export async function builtImage(stack: Stack, opts: LayerBuildOptions): Promise<ImageParts> {
-  const missing = [];
-  for (const l of stack.layers) if (!(await readRecord(l))) missing.push(l.name);
-  if (missing.length) {
-    opts.progress.log(`not built yet: ${missing.join(', ')}; building the stack first`);
+  const stale = [];
+  for (const l of stack.layers) {
+    const r = await readRecord(l);
+    if (!r || r.compression !== opts.compression) stale.push(l.name);
+  }
+  if (stale.length) {
+    opts.progress.log(`not built (with ${opts.compression}) yet: ${stale.join(', ')}; building the stack first`);
     await buildAllLayers(stack, opts);
   }
   return assembleImage(stack, opts);

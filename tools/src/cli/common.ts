@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { BlobStore } from '../layer/blob-store.ts';
 import { parseCompression } from '../layer/compression.ts';
 import { loadStack, type Stack } from '../stack/stack.ts';
@@ -7,8 +8,11 @@ import { requireRecord, type LayerRecord } from '../layer/layer-record.ts';
 import { COMPRESSIONS, type Compression } from '../layer/compression.ts';
 import { buildReport, type Report } from '../report/report.ts';
 
-/** The repository root: the real stack, and the default `--stack`. */
-export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
+/** The repository root (the real stack, and the default `--stack`): where pnpm-workspace.yaml is. */
+export const REPO_ROOT = (() => {
+  for (let dir = import.meta.dirname; dir !== dirname(dir); dir = dirname(dir)) if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir;
+  return process.cwd();
+})();
 
 export interface Env {
   stack: Stack;

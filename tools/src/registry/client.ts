@@ -1,31 +1,17 @@
-import { createReadStream } from 'node:fs';
-import { Readable, Transform } from 'node:stream';
 import { MegapakError } from '../util/errors.ts';
-import { responseError, RetryableError, sleep, type RegistryHttp } from './http.ts';
+import { responseError, RetryableError, sleep, streamUpload, type RegistryHttp } from './http.ts';
 import type { ImageRef } from './reference.ts';
 
-/** Blobs up to this size go in one PUT; larger ones in PATCH chunks that can resume. */
+/** Blobs up to this size go in one PUT; larger ones in a streamed PATCH that can resume. */
 export const MONOLITHIC_MAX = 32 << 20;
-export const CHUNK_SIZE = 64 << 20;
+/**
+ * Bytes per PATCH: the whole blob by default (fewest round trips); MEGAPAK_PUSH_CHUNK_MB sets
+ * a limit for registries or proxies that cap request bodies.
+ */
+const CHUNK_SIZE = Number(process.env.MEGAPAK_PUSH_CHUNK_MB ?? 0) * 2 ** 20 || Number.MAX_SAFE_INTEGER;
 
 export type BlobSource = { file: string } | { data: Buffer };
 
-function bodyOf(src: BlobSource, start: number, end: number, onBytes: (n: number) => void): () => Buffer | ReadableStream<Uint8Array> {
-  if ('data' in src) return () => {
-    onBytes(end - start);
-    return src.data.subarray(start, end);
-  };
-  return () => {
-    const counter = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        onBytes(chunk.length);
-        cb(null, chunk);
-      },
-    });
-    createReadStream(src.file, { start, end: end - 1, highWaterMark: 1 << 20 }).on('error', (e) => counter.destroy(e)).pipe(counter);
-    return Readable.toWeb(counter) as ReadableStream<Uint8Array>;
-  };
-}
 
 const withQuery = (location: string, key: string, value: string) => `${location}${location.includes('?') ? '&' : '?'}${key}=${encodeURIComponent(value)}`;
 
@@ -84,15 +70,19 @@ export class RegistryClient {
       throw new MegapakError(`${this.ref.registry} reports digest ${reported} for the blob pushed as ${digest}; no manifest was pushed`);
   }
 
-  private async finish(location: string, digest: string, body?: () => Buffer | ReadableStream<Uint8Array>, size = 0): Promise<void> {
-    const res = await this.http.request({
-      method: 'PUT',
-      url: withQuery(location, 'digest', digest),
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-      body,
-      scopes: this.scopes(),
-      retry: body === undefined,
-    });
+  /** One request carrying bytes [start, end) of the blob. */
+  private send(method: string, url: string, headers: Record<string, string>, src: BlobSource, start: number, end: number, onBytes: (n: number) => void): Promise<Response> {
+    const all = { 'content-type': 'application/octet-stream', 'content-length': String(end - start), ...headers };
+    if ('file' in src) return streamUpload(this.http, { method, url, headers: all, scopes: this.scopes(), file: src.file, start, end, onBytes });
+    onBytes(end - start);
+    return this.http.request({ method, url, headers: all, body: () => src.data.subarray(start, end), scopes: this.scopes(), retry: false });
+  }
+
+  private async finish(location: string, digest: string, body?: { src: BlobSource; size: number; onBytes: (n: number) => void }): Promise<void> {
+    const url = withQuery(location, 'digest', digest);
+    const res = body
+      ? await this.send('PUT', url, {}, body.src, 0, body.size, body.onBytes)
+      : await this.http.request({ method: 'PUT', url, headers: { 'content-type': 'application/octet-stream', 'content-length': '0' }, scopes: this.scopes() });
     await res.body?.cancel().catch(() => {});
     if (res.status === 400) throw new MegapakError(`${this.ref.registry} rejected blob ${digest}: its content does not match the digest; no manifest was pushed`);
     if (res.status >= 500) throw new RetryableError(`completing the upload of ${digest}: HTTP ${res.status}`);
@@ -109,7 +99,7 @@ export class RegistryClient {
     if (size <= MONOLITHIC_MAX) {
       for (let attempt = 0; ; attempt++) {
         try {
-          return await this.finish(location, digest, bodyOf(src, 0, size, onBytes), size);
+          return await this.finish(location, digest, { src, size, onBytes });
         } catch (err) {
           if (!(err instanceof RetryableError) || attempt >= retries) throw err;
           await sleep(backoffMs * 2 ** attempt);
@@ -130,14 +120,7 @@ export class RegistryClient {
     while (offset < size) {
       const end = Math.min(offset + CHUNK_SIZE, size);
       try {
-        const res = await this.http.request({
-          method: 'PATCH',
-          url: location,
-          headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${end - 1}`, 'content-length': String(end - offset) },
-          body: bodyOf(src, offset, end, count),
-          scopes: this.scopes(),
-          retry: false,
-        });
+        const res = await this.send('PATCH', location, { 'content-range': `${offset}-${end - 1}` }, src, offset, end, count);
         await res.body?.cancel().catch(() => {});
         if (res.status !== 202) {
           if (res.status >= 500 || res.status === 416) throw new RetryableError(`PATCH answered HTTP ${res.status}`);

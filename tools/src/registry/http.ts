@@ -1,3 +1,8 @@
+import { createReadStream } from 'node:fs';
+import * as httpPlain from 'node:http';
+import * as https from 'node:https';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { MegapakError } from '../util/errors.ts';
 import { parseChallenge, type Challenge } from './challenge.ts';
 import type { Credentials } from './credentials.ts';
@@ -94,6 +99,10 @@ export class RegistryHttp {
     return token;
   }
 
+  async authHeader(scopes: string[]): Promise<string | undefined> {
+    return this.authorization(scopes);
+  }
+
   private async authorization(scopes: string[]): Promise<string | undefined> {
     if (!this.challenge) return undefined;
     if (this.challenge.scheme === 'basic') return this.basicHeader();
@@ -142,6 +151,58 @@ export class RegistryHttp {
       }
       return res;
     }
+  }
+}
+
+export interface StreamUpload {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  scopes: string[];
+  file: string;
+  start: number;
+  /** Exclusive. */
+  end: number;
+  onBytes: (n: number) => void;
+}
+
+/**
+ * Send a file range as a request body with node:http, whose pipe honours backpressure
+ * (undici's fetch buffered a whole blob in memory here). Not retried: the caller resumes.
+ */
+export async function streamUpload(http: RegistryHttp, u: StreamUpload): Promise<Response> {
+  const auth = await http.authHeader(u.scopes);
+  const url = new URL(u.url.startsWith('http') ? u.url : `${http.base}${u.url}`);
+  const mod = url.protocol === 'https:' ? https : httpPlain;
+  try {
+    return await new Promise<Response>((resolve, reject) => {
+      const req = mod.request(url, { method: u.method, headers: { ...u.headers, ...(auth ? { authorization: auth } : {}) } }, (res) => {
+        const chunks: Buffer[] = [];
+        let kept = 0;
+        res.on('data', (b: Buffer) => {
+          if (kept < 1 << 16) chunks.push(b);
+          kept += b.length;
+        });
+        res.on('error', reject);
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+          resolve(new Response([204, 205, 304].includes(status) ? null : Buffer.concat(chunks), { status, headers }));
+        });
+      });
+      req.on('error', reject);
+      const counter = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          u.onBytes(chunk.length);
+          cb(null, chunk);
+        },
+      });
+      pipeline(createReadStream(u.file, { start: u.start, end: u.end - 1, highWaterMark: 1 << 20 }), counter, req).catch(reject);
+    });
+  } catch (err) {
+    if (err instanceof MegapakError) throw err;
+    throw new RetryableError(`cannot reach registry ${http.opts.registry} (${u.method} ${url.pathname}): ${describeNetworkError(err)}`);
   }
 }
 
