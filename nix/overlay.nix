@@ -1,13 +1,30 @@
 # What the megapak adds to nixpkgs. Everything the layers use beyond plain nixpkgs attributes
 # lives under `megapak`, so a layer.nix reads `pkgs.megapak.python` rather than guessing.
-final: prev: {
+final: prev:
+let
   cudaPackages = final.cudaPackages_13_0;
+  # Python 3.14, free-threaded, as the upstream image; every Python package of layers 04-11
+  # is built for this one interpreter.
+  python = final.python314FreeThreading;
+  ps = python.pkgs;
+  pins = prev.megapak-pins or (import ./pins.nix { inherit (final) fetchFromGitHub fetchgit; });
+  custom = import ./custom.nix { inherit ps pins cudaPackages; };
+  fromList = import ./read-pip-list.nix { inherit ps custom; inherit (final) lib; };
+  layerList = file: fromList (../layers + "/${file}");
+  pythonPackages =
+    (with ps; [ torch torchvision torchaudio cupy flash-attn ])
+    ++ layerList "07-pak3/pak3.txt"
+    ++ layerList "09-pak5/pak5.txt"
+    ++ layerList "10-pak7/pak7.txt"
+    ++ [ custom.sageattention custom.nunchaku ];
+  pythonEnv = python.withPackages (_: pythonPackages);
+in
+{
+  cudaPackages = cudaPackages;
   megapak = {
-    # Python 3.14; layers 04-11 all build against this one interpreter.
-    python = final.python314;
-    python3Packages = final.python314.pkgs;
+    inherit python cudaPackages custom fromList pythonEnv;
+    python3Packages = ps;
     gcc = final.gcc15;
-    # A layer's pip list (one name a line) as derivations, through nix/pypi.nix.
-    fromList = import ./read-pip-list.nix { pkgs = final; };
+    entrypoint = final.callPackage ./entrypoint.nix { inherit pythonEnv; };
   };
 }

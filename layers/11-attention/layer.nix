@@ -1,6 +1,7 @@
 { pkgs }:
-with pkgs.megapak.custom; [
-  flash-attn
-  sageattention
-  nunchaku
+let inherit (pkgs.megapak) python3Packages custom; in
+[
+  python3Packages.flash-attn
+  custom.sageattention
+  custom.nunchaku
 ]
