@@ -7,7 +7,7 @@ let
   # is built for this one interpreter.
   python = final.python314FreeThreading;
   ps = python.pkgs;
-  pins = prev.megapak-pins or (import ./pins.nix { inherit (final) fetchFromGitHub fetchgit; });
+  pins = prev.megapak-pins or (import ./pins.nix { inherit (final) fetchFromGitHub fetchgit fetchurl; });
   custom = import ./custom.nix { inherit ps pins cudaPackages; };
   fromList = import ./read-pip-list.nix { inherit ps custom; inherit (final) lib; };
   layerList = file: fromList (../layers + "/${file}");

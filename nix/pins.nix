@@ -1,6 +1,6 @@
 # Sources from nix/pins.json. `src name` is the pinned source, or an evaluation error that
 # names the pin and tells the maintainer how to fill it: no placeholder hash ever reaches a fetcher.
-{ fetchFromGitHub, fetchgit }:
+{ fetchFromGitHub, fetchgit, fetchurl }:
 let
   pins = (builtins.fromJSON (builtins.readFile ./pins.json)).pins;
   missing = name: p:
@@ -11,6 +11,7 @@ in
     let p = pins.${name} or (throw "megapak: no pin '${name}' in nix/pins.json"); in
     if p.rev == null || p.hash == null then missing name p
     else if p.type == "github" then fetchFromGitHub { inherit (p) owner repo rev hash; }
+    else if p.type == "url" then fetchurl { inherit (p) url hash; }
     else fetchgit { inherit (p) url rev hash; fetchSubmodules = p.submodules or false; };
   version = name: let p = pins.${name}; in if p.ref == "HEAD" || p.ref == "main" then "unstable-${builtins.substring 0 8 (toString p.rev)}" else p.ref;
 }

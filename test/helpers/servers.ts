@@ -84,3 +84,27 @@ export async function startTurboRemoteCache(storage: string, token: string): Pro
     '/v8/artifacts/status',
   );
 }
+
+/** Serves the files under `root` on loopback (enough for git's dumb HTTP and tarballs). */
+export async function startStaticServer(root: string): Promise<{ url: string; hits: string[]; stop: () => Promise<void> }> {
+  const { createServer: createHttp } = await import('node:http');
+  const { createReadStream, statSync } = await import('node:fs');
+  const { normalize } = await import('node:path');
+  const hits: string[] = [];
+  const server = createHttp((req, res) => {
+    const rel = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    hits.push(rel);
+    const file = join(root, rel);
+    try {
+      if (!statSync(file).isFile()) throw new Error('not a file');
+    } catch {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-length': statSync(file).size });
+    createReadStream(file).pipe(res);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${port}`, hits, stop: () => new Promise((resolve) => server.close(() => resolve())) };
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// `pnpm pins update [NAME…] [--file nix/pins.json] [--all]`: resolves each pin's ref to a
+// commit and fills its NAR hash with Nix's own prefetchers, on a machine with network.
+// A zx script: it is a sequence of shell tools (git, nix-prefetch-url, nix-prefetch-git, nix).
+import { $ } from 'zx';
+import { Command } from 'commander';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../cli/common.ts';
+import { MegapakError } from '../util/errors.ts';
+import { archiveUrlOf, gitUrlOf, readPins, revFromLsRemote, writePins, type Pin } from './pins-file.ts';
+
+$.verbose = false;
+$.quiet = true;
+
+async function toSri(nix32OrSri: string): Promise<string> {
+  if (nix32OrSri.startsWith('sha256-')) return nix32OrSri;
+  return (await $`nix --extra-experimental-features nix-command hash to-sri --type sha256 ${nix32OrSri}`).stdout.trim();
+}
+
+async function resolveRev(name: string, p: Pin): Promise<string> {
+  const url = gitUrlOf(name, p);
+  const out = await $`git ls-remote ${url}`.nothrow();
+  if (out.exitCode !== 0) throw new MegapakError(`pin '${name}': git ls-remote ${url} failed: ${out.stderr.trim()}`);
+  const rev = revFromLsRemote(out.stdout, p.ref);
+  if (!rev) throw new MegapakError(`pin '${name}': ${url} has no ref '${p.ref}'`);
+  return rev;
+}
+
+async function prefetch(name: string, p: Pin, rev: string): Promise<string> {
+  if (p.type === 'url') {
+    const r = await $`nix-prefetch-url --type sha256 ${p.url!}`.nothrow();
+    if (r.exitCode !== 0) throw new MegapakError(`pin '${name}': nix-prefetch-url ${p.url} failed: ${r.stderr.trim().split('\n').pop()}`);
+    return toSri(r.stdout.trim().split('\n').pop()!);
+  }
+  if (p.type === 'git') {
+    const which = await $`command -v nix-prefetch-git`.nothrow();
+    if (which.exitCode !== 0)
+      throw new MegapakError(`pin '${name}' is a git source${p.submodules ? ' with submodules' : ''}: it needs nix-prefetch-git on PATH (nix-shell -p nix-prefetch-git)`);
+    const args = ['--url', gitUrlOf(name, p), '--rev', rev, '--quiet', ...(p.submodules ? ['--fetch-submodules'] : [])];
+    const r = await $`nix-prefetch-git ${args}`.nothrow();
+    if (r.exitCode !== 0) throw new MegapakError(`pin '${name}': nix-prefetch-git failed: ${r.stderr.trim()}`);
+    const info = JSON.parse(r.stdout) as { hash?: string; sha256?: string };
+    return toSri(info.hash ?? info.sha256!);
+  }
+  const url = archiveUrlOf(p, rev);
+  const r = await $`nix-prefetch-url --unpack --type sha256 ${url}`.nothrow();
+  if (r.exitCode !== 0) throw new MegapakError(`pin '${name}': nix-prefetch-url --unpack ${url} failed: ${r.stderr.trim().split('\n').pop()}`);
+  return toSri(r.stdout.trim().split('\n').pop()!);
+}
+
+const program = new Command('pins')
+  .description('keep nix/pins.json filled: resolve refs to commits and prefetch NAR hashes')
+  .exitOverride();
+program
+  .command('update')
+  .description('fill the rev and hash of the named pins (default: every pin missing one)')
+  .argument('[names...]', 'pins to update')
+  .option('--file <path>', 'the pins file', join(REPO_ROOT, 'nix', 'pins.json'))
+  .option('--all', 'refresh every pin: follow its ref again')
+  .action(async (names: string[], o: { file: string; all?: boolean }) => {
+    const pins = await readPins(o.file);
+    for (const n of names) if (!pins.pins[n]) throw new MegapakError(`no pin '${n}' in ${o.file}`);
+    const todo = names.length ? names : Object.keys(pins.pins).filter((n) => o.all || !pins.pins[n]!.rev || !pins.pins[n]!.hash);
+    if (!todo.length) console.log(`every pin in ${o.file} has a rev and a hash`);
+    for (const n of todo) {
+      const p = pins.pins[n]!;
+      const rev = p.type === 'url' ? p.ref : o.all || names.includes(n) || !p.rev ? await resolveRev(n, p) : p.rev;
+      const hash = await prefetch(n, p, rev);
+      pins.pins[n] = { ...p, rev, hash };
+      // Written after each pin, so an interrupted run keeps what it already fetched.
+      await writePins(o.file, pins);
+      console.log(`${n}: ${p.ref} -> ${rev} ${hash}`);
+    }
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if ((err as { code?: string }).code?.startsWith('commander.')) process.exit((err as { exitCode: number }).exitCode === 0 ? 0 : 2);
+  if (err instanceof MegapakError) {
+    console.error(`pins: ${err.message}`);
+    process.exit(err.exitCode);
+  }
+  throw err;
+}
