@@ -26,5 +26,13 @@ in
     python3Packages = ps;
     gcc = final.gcc15;
     entrypoint = final.callPackage ./entrypoint.nix { inherit pythonEnv; };
+    # One bin directory for PATH: the tools of layers 01-05 and 12 and the Python environment.
+    profile = final.buildEnv {
+      name = "megapak-profile";
+      paths = with final; [
+        bashInteractive coreutils findutils gnugrep gnused gawk gnutar gzip xz bzip2 zstd which procps less
+        git cmake ninja gnumake pkg-config ffmpeg-full aria2 vim fish final.gcc15 cudaPackages.cuda_nvcc pythonEnv
+      ];
+    };
   };
 }

@@ -159,6 +159,9 @@ describe('megapak build of the fixture stack', () => {
     expect(config.rootfs.diff_ids).toEqual(records.map((r) => r.diffId));
     expect(config.history.map((h: { created_by: string }) => h.created_by)).toEqual(records.map((r) => `${r.name}@1.0.0`));
     expect(config.config.ExposedPorts).toEqual({ '8188/tcp': {} });
+    const entrypoint = records[11]!.roots.find((r) => r.endsWith('-comfyui-entrypoint'))!;
+    expect(config.config.Entrypoint).toEqual([`${entrypoint}/bin/comfyui-entrypoint`]);
+    expect(config.config.Env).toEqual([`PATH=${records[0]!.roots.find((r) => r.endsWith('-busybox'))}/bin`]);
 
     const bundle = join(out, 'bundle');
     await sh(`umoci unpack --image ${join(out, 'oci')}:test ${bundle}`);
@@ -170,8 +173,9 @@ describe('megapak build of the fixture stack', () => {
       const modes = (dir: string) => sh(`cd ${dir} && find . -printf '%P %y %m %s %l\\n' | LC_ALL=C sort`);
       expect(await modes(`${rootfs}${p}`)).toBe(await modes(p));
     }
-    const entry = records[11]!.roots.find((r) => r.endsWith('-comfyui-entrypoint'))!;
-    const ran = await sh(`chroot ${rootfs} ${entry}/bin/comfyui-entrypoint`);
+    // Run the image's own Entrypoint, with its Env, inside the unpacked root file system.
+    const [cmd] = config.config.Entrypoint as string[];
+    const ran = await sh(`env -i ${config.config.Env.join(' ')} chroot ${rootfs} ${cmd}`);
     expect(ran.trim()).toBe('hello from comfyui-entrypoint');
   });
 

@@ -84,6 +84,14 @@ describe('bad input', () => {
     await rm(bin, { recursive: true });
   });
 
+  it('an image config naming a store path no layer ships is refused', async () => {
+    const s = await copyFixtureStack();
+    await writeFile(join(s, 'nix', 'config.nix'), '{ pkgs }: { Entrypoint = [ "${pkgs.mk "stray" { }}/bin/stray" ]; }\n');
+    const r = await megapak(['build', '--stack', s], { env: { MEGAPAK_CACHE_DIR: cache } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/megapak: image config names \/nix\/store\/[0-9a-z]{32}-stray, which no layer ships; add its package to a layer's roots/);
+  });
+
   it('a layer built before its lower layers names the missing one', async () => {
     const fresh = await copyFixtureStack();
     const r = await megapak(['layer'], { cwd: join(fresh, 'layers', '03-build-tools'), env: { MEGAPAK_CACHE_DIR: cache } });

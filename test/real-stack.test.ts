@@ -81,7 +81,23 @@ describe('the real stack', () => {
     for (const p of ['dlib', 'facexlib', 'insightface']) expect(l10).toContain(`python3.14t-${p}`);
     for (const p of ['clip', 'cozy-comfyui', 'cozy-comfy', 'cstr', 'ffmpy', 'img2texture']) expect(l10).toContain(`python3.14t-${p}-0-pinned`);
     expect(await names('11-attention')).toEqual(['python3.14t-flash-attn', 'python3.14t-sageattention-2.2.0', 'python3.14t-nunchaku-1.0.2']);
-    expect(await names('12-app')).toEqual(['aria2', 'vim', 'fish', 'comfyui-entrypoint']);
+    expect(await names('12-app')).toEqual(['aria2', 'vim', 'fish', 'comfyui-entrypoint', 'megapak-profile']);
+  });
+
+  it('nix/config.nix gives the entrypoint and the environment the image needs', async () => {
+    const expr = `import ${join(REPO, "nix", "config.nix")} { pkgs = import ${STAND_IN} { }; }`;
+    const r = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', expr]);
+    expect(r.code, r.stderr).toBe(0);
+    const config = JSON.parse(r.stdout);
+    expect(config.Entrypoint).toEqual([expect.stringMatching(/^\/nix\/store\/[0-9a-z]{32}-comfyui-entrypoint\/bin\/comfyui-entrypoint$/)]);
+    const env = Object.fromEntries((config.Env as string[]).map((e) => e.split(/=(.*)/s).slice(0, 2)));
+    expect(env.PATH).toMatch(/-megapak-profile\/bin$/);
+    expect(env.CC).toMatch(/-gcc15\/bin\/gcc$/);
+    expect(env.CXX).toMatch(/-gcc15\/bin\/g\+\+$/);
+    expect(env.CUDA_HOME).toMatch(/-cuda-cudatoolkit$/);
+    const stack = JSON.parse(await readFile(join(REPO, 'stack.json'), 'utf8'));
+    expect(stack).toMatchObject({ name: 'comfyui-boot', tag: 'cu130-megapak-py314-nix', config: { WorkingDir: '/root', ExposedPorts: { '8188/tcp': {} } } });
+    expect(stack.config.Env).toContain('CLI_ARGS=');
   });
 
   it('a pip name without a package stops evaluation, naming it and its list', async () => {
@@ -107,7 +123,7 @@ describe('the real stack', () => {
   // network, so here this reports as skipped, never as passed.
   it.skipIf(!process.env.MEGAPAK_NIXPKGS)('instantiates every layer against the real nixpkgs in MEGAPAK_NIXPKGS', async () => {
     for (const l of LAYERS) {
-      const expr = `let pkgs = import ${process.env.MEGAPAK_NIXPKGS} { system = "x86_64-linux"; config = { allowUnfree = true; cudaSupport = true; }; overlays = [ (import ${REPO}/nix/overlay.nix) ]; }; in map (r: r.drvPath) (import ${REPO}/layers/${l}/layer.nix { inherit pkgs; })`;
+      const expr = `let pkgs = import ${process.env.MEGAPAK_NIXPKGS} { system = "x86_64-linux"; config = { allowUnfree = true; cudaSupport = true; }; overlays = [ (import ${join(REPO, "nix", "overlay.nix")}) ]; }; in map (r: r.drvPath) (import ${join(REPO, "layers", l, "layer.nix")} { inherit pkgs; })`;
       const r = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', expr], { timeoutMs: 280_000 });
       expect(r.code, `${l}: ${r.stderr}`).toBe(0);
     }

@@ -4,4 +4,5 @@ with pkgs; [
   vim
   fish
   megapak.entrypoint
+  megapak.profile
 ]

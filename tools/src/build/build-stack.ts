@@ -1,7 +1,9 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { evalImageConfig } from '../nix/nix.ts';
+import { checkConfigPaths, mergeConfig } from '../oci/image-config.ts';
 import type { BlobStore } from '../layer/blob-store.ts';
 import { buildLayer, ensureBlob, type LayerBuildOptions } from '../layer/build-layer.ts';
 import { readRecord, requireRecord, type LayerRecord } from '../layer/layer-record.ts';
@@ -44,7 +46,13 @@ export async function assembleImage(stack: Stack, opts: { blobs: BlobStore; prog
     if (r.empty || (await opts.blobs.hasBlob(r.digest!, r.size!))) continue;
     await ensureBlob(r.name, r.storeDir, r.paths, r.compression, { ...opts, expectedDigest: r.digest });
   }
-  return composeImage(stack.meta, records);
+  let meta = stack.meta;
+  if (existsSync(join(stack.dir, 'nix', 'config.nix'))) {
+    meta = mergeConfig(stack.meta, await evalImageConfig(stack.dir));
+    const shipped = new Set(records.flatMap((r) => r.paths.map((p) => p.path)));
+    checkConfigPaths(meta.config ?? {}, records[0]?.storeDir ?? '/nix/store', shipped);
+  }
+  return composeImage(meta, records);
 }
 
 /** Write the docker-archive to `file` via a temp file, so a failed write leaves nothing. */

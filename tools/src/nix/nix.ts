@@ -52,3 +52,20 @@ export function requireNixTools(path = process.env.PATH ?? ''): void {
     if (!found) throw new MegapakError(`'${tool}' was not found on PATH; install it (Debian: apt-get install -y nix-bin)`, 2);
   }
 }
+
+// The image config's store-path fields (Entrypoint, Env) from the stack's nix/config.nix.
+const CONFIG_EXPR = `
+{ stackDir }:
+let
+  raw = import (stackDir + "/nix/pkgs.nix");
+  pkgs = if builtins.isFunction raw then raw { } else raw;
+in
+  import (stackDir + "/nix/config.nix") { inherit pkgs; }
+`;
+
+/** Evaluate `nix/config.nix` (`{ pkgs }: { Entrypoint = [ … ]; Env = [ … ]; }`) to JSON. */
+export async function evalImageConfig(stackDir: string): Promise<Record<string, unknown>> {
+  const r = await execCapture('nix-instantiate', ['--eval', '--strict', '--json', '--argstr', 'stackDir', stackDir, '-E', CONFIG_EXPR]);
+  if (r.code !== 0) throw new MegapakError(`image config: evaluating ${stackDir}/nix/config.nix failed:\n${tail(r.stderr)}`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
