@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in nix-build:nix-bin busybox:busybox-static skopeo:skopeo umoci:umoci zstd:zstd docker-registry:docker-registry; do
+for pair in nix-build:nix-bin busybox:busybox-static skopeo:skopeo umoci:umoci zstd:zstd docker-registry:docker-registry chromium:chromium git:git openssl:openssl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
+# GNU time (not the shell keyword) measures peak memory in `pnpm bench`.
+[ -x /usr/bin/time ] || need+=(time)
 # The fixture stacks copy a *static* busybox into the Nix store (it must run inside a chroot).
 if command -v busybox >/dev/null 2>&1 && ! file -L "$(command -v busybox)" 2>/dev/null | grep -q 'statically linked'; then
   need+=(busybox-static)

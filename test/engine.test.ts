@@ -175,7 +175,7 @@ describe('megapak build of the fixture stack', () => {
     }
     // Run the image's own Entrypoint, with its Env, inside the unpacked root file system.
     const [cmd] = config.config.Entrypoint as string[];
-    const ran = await sh(`env -i ${config.config.Env.join(' ')} chroot ${rootfs} ${cmd}`);
+    const ran = await sh(`env -i ${config.config.Env.join(' ')} "$(command -v chroot)" ${rootfs} ${cmd}`);
     expect(ran.trim()).toBe('hello from comfyui-entrypoint');
   });
 
