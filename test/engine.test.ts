@@ -198,6 +198,7 @@ describe('megapak build of the fixture stack', () => {
     expect(byCompression.zstd![1]!.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+zstd');
     const z = byCompression.zstd![1]!;
     expect((await sh(`zstd -d -c ${blob(z.digest!)} | sha256sum`)).split(' ')[0]).toBe(z.diffId!.slice(7));
+    for (const r of byCompression.zstd!) expect((await sh(`sha256sum ${blob(r.digest!)}`)).split(' ')[0], r.name).toBe(r.digest!.slice(7));
     const inspect = JSON.parse(await sh(`skopeo inspect oci:${join(out, 'oci-zstd')}:test`));
     expect(inspect.Layers).toEqual(byCompression.zstd!.map((r) => r.digest));
     await megapakOk(['build', '--stack', stack, '--oci', join(out, 'oci')], { env: env() }); // back to gzip for later tests

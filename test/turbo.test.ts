@@ -37,6 +37,11 @@ describe('turbo run build on the fixture workspace', () => {
     for (const l of LAYERS) expect(tasks.get(l)!.cache.status, l).toBe('HIT');
   });
 
+  it('--filter=layer-09 runs layer 09 and the layers below it, nothing above', async () => {
+    const { tasks } = await turboBuild(ws, env, ['--filter=layer-09']);
+    expect([...tasks.keys()].sort()).toEqual(LAYERS.slice(0, 9));
+  });
+
   it("after a change to layer 09's list: 01–08 hit, 09 streams, 10–12 re-check without streaming", async () => {
     await appendFile(join(ws, 'layers', '09-pak5', 'pak5.txt'), 'tqdm\n');
     await commitAll(ws, 'layer 09: add tqdm');

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { open } from 'node:fs/promises';
-import { PassThrough, Transform, Writable } from 'node:stream';
+import { PassThrough, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { MegapakError } from '../util/errors.ts';
@@ -50,7 +50,24 @@ function zstdInto(fd: number): { child: ChildProcess; input: Writable; exited: P
   return { child, input: child.stdin!, exited };
 }
 
-const devNull = () => new Writable({ write: (_c, _e, cb) => cb() });
+/** Hash a file another process is still writing, until `finished()` and no bytes remain. */
+async function hashGrowingFile(file: string, finished: () => boolean, hash: Hash, count: { n: number }): Promise<void> {
+  const fh = await open(file, 'r');
+  const buf = Buffer.allocUnsafe(4 << 20);
+  try {
+    for (;;) {
+      const wasFinished = finished();
+      const { bytesRead } = await fh.read(buf, 0, buf.length, count.n);
+      if (bytesRead > 0) {
+        hash.update(buf.subarray(0, bytesRead));
+        count.n += bytesRead;
+      } else if (wasFinished) return;
+      else await new Promise((r) => setTimeout(r, 2));
+    }
+  } finally {
+    await fh.close();
+  }
+}
 
 /**
  * Stream what `produce` writes through hashing and compression into `file`, computing the
@@ -70,10 +87,14 @@ export async function writeBlob(file: string, compression: Compression, produce:
     const pass = new PassThrough({ highWaterMark: 4 << 20 });
     input = pass;
     cleanup.push(() => z.child.kill('SIGKILL'));
-    // The blob's digest is read back from the file (still in the page cache) once zstd is done.
-    done = Promise.all([pipeline(pass, z.input), z.exited])
-      .finally(() => fh.close())
-      .then(() => pipeline(createReadStream(file, { highWaterMark: 4 << 20 }), hashing(blobHash, blob), devNull()));
+    // The blob's digest is taken by reading the file behind zstd as it grows (from the page
+    // cache), so hashing overlaps compression instead of following it.
+    let exited = false;
+    const compressed = Promise.all([pipeline(pass, z.input), z.exited]).finally(() => {
+      exited = true;
+      return fh.close();
+    });
+    done = Promise.all([compressed, hashGrowingFile(file, () => exited, blobHash, blob)]);
   } else {
     const out = createWriteStream(file, { highWaterMark: 4 << 20 });
     const counter = hashing(blobHash, blob);
