@@ -43,7 +43,8 @@ describe('remote cache across clones', () => {
   it('a restored layer.json whose digest the store cannot reproduce is an error that says so', async () => {
     const cache = await tempDir('blobs-c');
     const file = join(cloneB, 'layers', '05-gcc15', 'dist', 'layer.json');
-    const record = JSON.parse(await readFile(file, 'utf8'));
+    const original = await readFile(file, 'utf8');
+    const record = JSON.parse(original);
     const wrong = `sha256:${'0'.repeat(64)}`;
     await writeFile(file, JSON.stringify({ ...record, digest: wrong }));
     const r = await megapak(['image', '--stack', cloneB], { env: { MEGAPAK_CACHE_DIR: cache } });
@@ -51,5 +52,17 @@ describe('remote cache across clones', () => {
     expect(r.stderr).toContain(`layer-05: the blob made again from the Nix store has digest ${record.digest}, but dist/layer.json records ${wrong}`);
     await rm(cache, { recursive: true });
     expect((await readRecords(cloneA))[4]!.digest).toBe(record.digest);
+    await writeFile(file, original);
+  });
+
+  it('a restored layer.json whose store paths this machine lacks names the layer and the path', async () => {
+    const file = join(cloneB, 'layers', '06-torch', 'dist', 'layer.json');
+    const record = JSON.parse(await readFile(file, 'utf8'));
+    const gone = `/nix/store/${'0'.repeat(32)}-not-built-here`;
+    record.paths[0].path = gone;
+    await writeFile(file, JSON.stringify(record));
+    const r = await megapak(['image', '--stack', cloneB], { env: { MEGAPAK_CACHE_DIR: await tempDir('blobs-d') } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`megapak: layer-06: 1 store path(s) to put in the blob are not in this machine's Nix store (first: ${gone})`);
   });
 });

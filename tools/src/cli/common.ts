@@ -29,6 +29,15 @@ export function compressionFrom(option: string | undefined): Compression {
   return parseCompression(option ?? process.env.MEGAPAK_COMPRESSION ?? 'gzip');
 }
 
+/** Rows of cells as left-aligned columns (numbers right-aligned), two spaces apart. */
+export function columns(rows: (string | number)[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, String(c).length)));
+  return rows
+    .map((r) => r.map((c, i) => (typeof c === 'number' || /^[\d.]+ [KMGT]?B$/.test(String(c)) ? String(c).padStart(widths[i]!) : String(c).padEnd(widths[i]!))).join('  ').trimEnd())
+    .join('\n');
+}
+
 export function layerTable(records: LayerRecord[], streamed: Set<string>): string {
   const rows = records.map((r) =>
     [
@@ -38,9 +47,9 @@ export function layerTable(records: LayerRecord[], streamed: Set<string>): strin
       r.size === null ? '-' : formatBytes(r.size),
       r.digest ? r.digest.slice(0, 19) : 'empty',
       r.empty ? 'empty' : streamed.has(r.name) ? 'streamed' : 'cached',
-    ].join('\t'),
+    ],
   );
-  return ['layer\tpaths\tNAR\tblob\tdigest\tblob source', ...rows].join('\n');
+  return columns([['layer', 'paths', 'NAR', 'blob', 'digest', 'blob source'], ...rows]);
 }
 
 /** Every layer's record, or one line saying which layer to build first. */
@@ -61,14 +70,15 @@ export async function reportFor(records: LayerRecord[], blobs: BlobStore, top: n
 }
 
 export function reportText(rep: Report): string {
-  const lines = [['layer', 'paths', 'NAR', 'none', 'gzip', 'zstd', 'own closure', 'digest'].join('\t')];
+  const rows: (string | number)[][] = [['layer', 'paths', 'NAR', 'none', 'gzip', 'zstd', 'own closure', 'digest']];
   const sz = (n: number | null) => (n === null ? '-' : formatBytes(n));
-  for (const l of rep.layers) {
-    lines.push([`${l.name}@${l.version}`, l.paths, formatBytes(l.bytes), sz(l.sizes.none), sz(l.sizes.gzip), sz(l.sizes.zstd), formatBytes(l.closureBytes), l.digest?.slice(0, 19) ?? 'empty'].join('\t'));
-    for (const t of l.top.slice(0, 3)) lines.push(`\t\t${formatBytes(t.narSize)}\t${t.path}`);
-  }
+  for (const l of rep.layers)
+    rows.push([`${l.name}@${l.version}`, l.paths, formatBytes(l.bytes), sz(l.sizes.none), sz(l.sizes.gzip), sz(l.sizes.zstd), formatBytes(l.closureBytes), l.digest?.slice(0, 19) ?? 'empty']);
+  const lines = [columns(rows), '', 'biggest paths per layer:'];
+  for (const l of rep.layers) for (const t of l.top.slice(0, 3)) lines.push(`  ${l.name}  ${formatBytes(t.narSize).padStart(9)}  ${t.path}`);
   const t = rep.total;
   lines.push(
+    '',
     `total: ${t.paths} store paths, ${formatBytes(t.bytes)} NAR (each path once), ${formatBytes(t.size)} in blobs; ` +
       `a layering that repeats shared dependencies ships ${formatBytes(t.cumulativeBytes)}: ours is ${t.savedPercent}% smaller`,
   );

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { buildLayerRoots, queryClosure } from '../nix/nix.ts';
 import { contentKey, planDelta, shippedBy, type DeltaPath } from '../plan/delta.ts';
@@ -41,6 +42,12 @@ export async function ensureBlob(
   const key = contentKey(paths);
   const hit = await opts.blobs.lookup(key, compression);
   if (hit && (!opts.expectedDigest || hit.digest === opts.expectedDigest)) return { entry: hit, streamed: false };
+  const absent = paths.filter((p) => !existsSync(p.path));
+  if (absent.length)
+    throw new MegapakError(
+      `${what}: ${absent.length} store path(s) to put in the blob are not in this machine's Nix store (first: ${absent[0]!.path}); ` +
+        `build the layer here or substitute its paths from a Nix binary cache`,
+    );
   const total = paths.reduce((s, p) => s + p.narSize, 0);
   const temp = await opts.blobs.newTemp();
   try {
