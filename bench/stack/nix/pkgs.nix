@@ -7,6 +7,8 @@ let
   scale = if scaleEnv == "" then 1.0 else builtins.fromJSON scaleEnv;
   kib = mib: builtins.floor (mib * 1024 * scale);
 
+  # The same busybox derivation as test/fixtures/stack: each stack is copied elsewhere by the
+  # tests and bench, so neither may import from outside its own folder.
   busybox = derivation {
     name = "busybox";
     inherit system;
