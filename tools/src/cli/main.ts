@@ -35,7 +35,8 @@ Environment:
   MEGAPAK_COMPRESSION  default for --compression
   NIX_CONFIG           passed to Nix, e.g. 'substituters =' on a machine without network
 
-Exit codes: 0 done, 1 build failed (the message names the layer), 2 bad usage or missing tool.`,
+Exit codes: 0 done; 1 a build, push or check failed (the message names the layer, path or
+registry); 2 bad usage, a folder that is not a stack, or a missing tool.`,
   );
 
 program
@@ -106,7 +107,9 @@ program
     `
 Credentials: MEGAPAK_REGISTRY_USER + MEGAPAK_REGISTRY_PASSWORD, else the \`auths\` of
 $DOCKER_CONFIG/config.json (~/.docker/config.json), else GITHUB_TOKEN for ghcr.io; otherwise
-anonymous. Basic and bearer-token registries both work. Credentials never appear in output.`,
+anonymous. Basic and bearer-token registries both work. Credentials never appear in output.
+MEGAPAK_PUSH_CHUNK_MB caps one upload request (default: a blob in one streamed PATCH);
+MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
   )
   .action(async (refText: string, o: { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; concurrency: number; retries: number }) => {
     const ref = parseImageRef(refText);

@@ -60,9 +60,9 @@ program
   .action(async (names: string[], o: { file: string; all?: boolean }) => {
     const pins = await readPins(o.file);
     for (const n of names) if (!pins.pins[n]) throw new MegapakError(`no pin '${n}' in ${o.file}`);
-    const todo = names.length ? names : Object.keys(pins.pins).filter((n) => o.all || !pins.pins[n]!.rev || !pins.pins[n]!.hash);
-    if (!todo.length) console.log(`every pin in ${o.file} has a rev and a hash`);
-    for (const n of todo) {
+    const pending = names.length ? names : Object.keys(pins.pins).filter((n) => o.all || !pins.pins[n]!.rev || !pins.pins[n]!.hash);
+    if (!pending.length) console.log(`every pin in ${o.file} has a rev and a hash`);
+    for (const n of pending) {
       const p = pins.pins[n]!;
       const rev = p.type === 'url' ? p.ref : o.all || names.includes(n) || !p.rev ? await resolveRev(n, p) : p.rev;
       const hash = await prefetch(n, p, rev);

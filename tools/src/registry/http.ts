@@ -28,11 +28,11 @@ export interface RequestOptions {
   /** Path under the registry (`/v2/...`) or an absolute URL (upload locations). */
   url: string;
   headers?: Record<string, string>;
-  /** A factory, so a retry sends the body afresh. */
-  body?: () => Buffer | ReadableStream<Uint8Array> | undefined;
+  /** A factory, so a retry sends the body afresh (file bodies go through streamUpload). */
+  body?: () => Buffer;
   /** Token scopes this request needs (`repository:org/x:pull,push`). */
   scopes: string[];
-  /** Retry on 5xx/429/network errors (off for streamed chunks: the upload loop resumes those). */
+  /** Retry on 5xx/429/network errors (off for blob bodies: the upload loop resumes those). */
   retry?: boolean;
 }
 
@@ -117,14 +117,12 @@ export class RegistryHttp {
       const auth = await this.authorization(o.scopes);
       let res: Response;
       try {
-        const body = o.body?.();
         res = await fetch(url, {
           method: o.method,
           headers: { ...o.headers, ...(auth ? { authorization: auth } : {}) },
-          body,
+          body: o.body?.() as Uint8Array<ArrayBuffer> | undefined,
           redirect: 'follow',
-          ...(body && !(body instanceof Buffer) ? { duplex: 'half' } : {}),
-        } as RequestInit);
+        });
       } catch (err) {
         if (!isNetworkError(err)) throw err;
         if (attempt >= attempts)
