@@ -35,13 +35,17 @@ async function freshDir(name: string): Promise<string> {
   return d;
 }
 
-/** One shell script that tars (and hashes) every layer's delta like megapak does. */
-function gnuTarScript(layers: string[][], compressor: string, outDir: string): string {
+/**
+ * One shell script that tars every layer's delta, compresses, writes and hashes it. With
+ * `diffId`, it also hashes the uncompressed tar, as megapak must for the image config.
+ */
+function gnuTarScript(layers: string[][], compressor: string, outDir: string, diffId = false): string {
   return [
     'set -euo pipefail',
     ...layers.map((paths, i) => {
       const rel = paths.map((p) => p.slice(1)).join(' ');
-      return `tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@1 --format=pax -C / -cf - ${rel} ${compressor} | tee ${outDir}/layer-${i}.tar | sha256sum >/dev/null`;
+      const hashTar = diffId ? ' | tee >(sha256sum >/dev/null)' : '';
+      return `tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@1 --format=pax -C / -cf - ${rel}${hashTar} ${compressor} | tee ${outDir}/layer-${i}.tar | sha256sum >/dev/null`;
     }),
   ].join('\n');
 }
@@ -78,6 +82,11 @@ async function main(): Promise<void> {
     const r = stat(ref);
     const limit = c === 'none' ? 1.15 : 1.1;
     rows.push({ what: `cold build, 12 layers, ${c}`, ours: o, reference: { name: refName, stat: r }, goal: `≤ ${limit} × reference`, met: o.median <= limit * r.median });
+    if (c !== 'none') {
+      // The same pipeline doing megapak's work too: a diffID over the uncompressed tar.
+      const fair = stat(await repeat(RUNS, async () => bash(gnuTarScript(layers, pipe, await freshDir(`tar-${c}`), true))));
+      rows.push({ what: `  (same, reference also hashing the tar for the diffID)`, ours: o, reference: { name: `${refName} + tee >(sha256sum)`, stat: fair }, goal: `≤ ${limit} × reference`, met: o.median <= limit * fair.median });
+    }
   }
   await rm(join(WORK, 'cold-none'), { recursive: true, force: true });
   await rm(join(WORK, 'cold-zstd'), { recursive: true, force: true });
