@@ -25,7 +25,8 @@ const compressionOption = () =>
 
 const program = new Command('megapak')
   .description('Build a container image as Nix-closure layers in which every store path ships exactly once.')
-  .showHelpAfterError()
+  // Usage errors are one line, like every other error; `--help` has the rest.
+  .configureOutput({ outputError: (str, write) => write(`megapak: ${str.replace(/^error: /, '')}`) })
   .exitOverride()
   .addHelpText(
     'after',
