@@ -13,6 +13,7 @@ import { writeOciLayout } from '../oci/oci-layout.ts';
 import type { Stack } from '../stack/stack.ts';
 import { layerCountWarning } from '../plan/warnings.ts';
 import { tempPathFor } from '../util/atomic.ts';
+import { sinkOf } from '../util/write.ts';
 import type { Progress } from '../util/progress.ts';
 import { trackTemp, untrackTemp } from '../util/temp-files.ts';
 
@@ -62,11 +63,7 @@ export async function writeDockerArchiveFile(image: ImageParts, blobs: BlobStore
   trackTemp(tmp);
   const out = createWriteStream(tmp, { highWaterMark: 4 << 20 });
   try {
-    await writeDockerArchive(image, (d) => blobs.blobPath(d), {
-      async write(chunk) {
-        if (!out.write(chunk)) await once(out, 'drain');
-      },
-    });
+    await writeDockerArchive(image, (d) => blobs.blobPath(d), sinkOf(out));
     out.end();
     await once(out, 'finish');
     await rename(tmp, file);

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
 import { open } from 'node:fs/promises';
 import { PassThrough, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { MegapakError } from '../util/errors.ts';
+import { writeTo } from '../util/write.ts';
 import type { Compression } from './compression.ts';
 import type { ByteSink } from './layer-tar.ts';
 
@@ -17,10 +17,6 @@ export interface BlobDigests {
   /** sha256 of the blob as stored (equals diffId when uncompressed). */
   digest: string;
   size: number;
-}
-
-async function writeTo(w: Writable, chunk: Buffer): Promise<void> {
-  if (!w.write(chunk)) await once(w, 'drain');
 }
 
 /** A pass-through that hashes and counts what flows by. */

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { execCapture } from '../util/exec.ts';
 import { MegapakError } from '../util/errors.ts';
+import { sinkOf } from '../util/write.ts';
 import { writeDockerArchive } from './docker-archive.ts';
 import type { ImageParts } from './image.ts';
 
@@ -29,11 +30,7 @@ export async function dockerLoad(image: ImageParts, blobPathOf: (digest: string)
   child.stdout.on('data', (b) => (out += b));
   child.stderr.on('data', (b) => (err += b));
   const closed = once(child, 'close');
-  await writeDockerArchive(image, blobPathOf, {
-    async write(chunk) {
-      if (!child.stdin.write(chunk)) await once(child.stdin, 'drain');
-    },
-  });
+  await writeDockerArchive(image, blobPathOf, sinkOf(child.stdin));
   child.stdin.end();
   const [code] = (await closed) as [number];
   if (code !== 0) throw new MegapakError(`docker load failed (exit ${code}): ${err.trim()}`);
