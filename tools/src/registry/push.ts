@@ -54,7 +54,7 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
   });
   if (ref.digest && ref.digest !== image.manifestDescriptor.digest)
     throw new MegapakError(`${formatRef(ref)} names digest ${ref.digest}, but the built image is ${image.manifestDescriptor.digest}`, 'usage');
-  const client = new RegistryClient(ref, http, opts.chunkSize);
+  const client = new RegistryClient(ref, http, { chunkSize: opts.chunkSize });
   await client.ping();
   const mounts = await MountSources.load(opts.cacheDir, ref.registry);
   const jobs: BlobJob[] = [
@@ -81,7 +81,7 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
       if (session.mounted) outcome = 'mounted';
       else {
         opts.progress.start(job.label, job.size);
-        await client.upload(session.location, job.digest, job.size, job.src, (n) => opts.progress.bytes(job.label, n), opts.retries, opts.backoffMs);
+        await client.upload(session.location, job.digest, job.size, job.src, (n) => opts.progress.bytes(job.label, n), opts);
         outcome = 'uploaded';
       }
     }
