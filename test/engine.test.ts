@@ -152,9 +152,7 @@ describe('megapak build of the fixture stack', () => {
     expect(inspect.Digest).toBe(manifestDigest);
     expect(inspect.Layers).toEqual(records.map((r) => r.digest));
     const manifest = JSON.parse(await sh(`skopeo inspect --raw oci:${join(out, 'oci')}:test`));
-    expect(manifest.layers.map((l: { annotations: Record<string, string> }) => l.annotations['io.megapak.layer.name'])).toEqual(
-      records.map((r) => r.name),
-    );
+    expect(manifest.layers.map((l: { annotations: Record<string, string> }) => l.annotations['io.megapak.layer.name'])).toEqual(records.map((r) => r.name));
     const config = JSON.parse(await sh(`skopeo inspect --config oci:${join(out, 'oci')}:test`));
     expect(config.rootfs.diff_ids).toEqual(records.map((r) => r.diffId));
     expect(config.history.map((h: { created_by: string }) => h.created_by)).toEqual(records.map((r) => `${r.name}@1.0.0`));

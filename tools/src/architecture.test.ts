@@ -53,7 +53,12 @@ describe('layout', () => {
   it("the README's folder map lists every folder, in floor order", () => {
     const mapped = [...README.matchAll(/^tools\/src\/([a-z]+)\/ /gm)].map((m) => m[1]!);
     expect(mapped).toEqual(FLOORS.flat());
-    expect(readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort()).toEqual(FLOORS.flat().sort());
+    expect(
+      readdirSync(SRC, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(FLOORS.flat().sort());
   });
 
   it("the README's exit-code table is the CLI's", () => {

@@ -68,7 +68,13 @@ describe('layer tar format', () => {
     const r = spawnSync('tar', ['--numeric-owner', '--full-time', '-tvf', join(dir, 't.tar')], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
     expect(r.stderr).toBe('');
     const rows = r.stdout.trim().split('\n');
-    const names = rows.map((l) => l.split(/ +/).slice(5).join(' ').replace(/ -> .*$/, ''));
+    const names = rows.map((l) =>
+      l
+        .split(/ +/)
+        .slice(5)
+        .join(' ')
+        .replace(/ -> .*$/, ''),
+    );
     expect(names.slice(0, 2)).toEqual(['nix/', 'nix/store/']);
     const sorted = [...names].sort((a, b) => Buffer.compare(Buffer.from(a.replace(/\/$/, '')), Buffer.from(b.replace(/\/$/, ''))));
     expect(names).toEqual(sorted);

@@ -66,13 +66,7 @@ async function copyFile(abs: string, size: number, batch: Batcher, onBytes: (n: 
  * `fsRoot` is where the store lives on disk when not at `/` (a chroot store such as
  * `--store /x`; the golden-digest test): the tar names stay those under `storeDir`.
  */
-export async function writeLayerTar(
-  storeDir: string,
-  paths: string[],
-  sink: ByteSink,
-  onBytes: (n: number) => void = () => {},
-  fsRoot = '',
-): Promise<void> {
+export async function writeLayerTar(storeDir: string, paths: string[], sink: ByteSink, onBytes: (n: number) => void = () => {}, fsRoot = ''): Promise<void> {
   const batch = new Batcher(sink);
   for (const e of storeDirEntries(storeDir)) await batch.push(encodeHeader(e));
   const prefix = storeDir.replace(/^\/+/, '');

@@ -43,10 +43,7 @@ export interface BlobContent {
  * `expectedDigest`, when given, is a digest recorded earlier (e.g. restored from a remote
  * cache): a blob made again must match it.
  */
-export async function ensureBlob(
-  c: BlobContent,
-  opts: { blobs: BlobStore; progress: Progress; expectedDigest?: string },
-): Promise<{ entry: BlobEntry; streamed: boolean }> {
+export async function ensureBlob(c: BlobContent, opts: { blobs: BlobStore; progress: Progress; expectedDigest?: string }): Promise<{ entry: BlobEntry; streamed: boolean }> {
   const hit = await opts.blobs.lookup(c.contentKey, c.compression);
   if (hit && (!opts.expectedDigest || hit.digest === opts.expectedDigest)) return { entry: hit, streamed: false };
   const absent = c.paths.filter((p) => !existsSync(p.path));
@@ -59,7 +56,12 @@ export async function ensureBlob(
   const entry = await opts.blobs.put(c.contentKey, c.compression, async (tmp) => {
     opts.progress.streamStart(c.what, total);
     const d = await writeBlob(tmp, c.compression, (sink) =>
-      writeLayerTar(c.storeDir, c.paths.map((p) => p.path), sink, (n) => opts.progress.streamBytes(n)),
+      writeLayerTar(
+        c.storeDir,
+        c.paths.map((p) => p.path),
+        sink,
+        (n) => opts.progress.streamBytes(n),
+      ),
     );
     opts.progress.streamEnd(c.what, d.size);
     if (opts.expectedDigest && d.digest !== opts.expectedDigest)

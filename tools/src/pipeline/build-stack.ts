@@ -36,10 +36,7 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Pro
 export async function assembleImage(stack: Stack, records: LayerRecord[], opts: { blobs: BlobStore; progress: Progress }): Promise<ImageSpec> {
   for (const r of records) {
     if (r.empty || (await opts.blobs.hasBlob(r.digest, r.size))) continue;
-    await ensureBlob(
-      { what: r.name, storeDir: r.storeDir, paths: r.paths, contentKey: r.contentKey, compression: r.compression },
-      { ...opts, expectedDigest: r.digest },
-    );
+    await ensureBlob({ what: r.name, storeDir: r.storeDir, paths: r.paths, contentKey: r.contentKey, compression: r.compression }, { ...opts, expectedDigest: r.digest });
   }
   let meta = stack.meta;
   if (existsSync(join(stack.dir, 'nix', 'config.nix'))) {

@@ -75,8 +75,7 @@ export class RegistryClient {
 
   private checkDigest(digest: string, res: Response): void {
     const reported = res.headers.get('docker-content-digest');
-    if (reported && reported !== digest)
-      throw new MegapakError(`${this.ref.registry} reports digest ${reported} for the blob pushed as ${digest}; no manifest was pushed`);
+    if (reported && reported !== digest) throw new MegapakError(`${this.ref.registry} reports digest ${reported} for the blob pushed as ${digest}; no manifest was pushed`);
   }
 
   /** One request carrying bytes [start, end) of the blob; not retried here (the upload loops resume). */

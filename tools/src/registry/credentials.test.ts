@@ -18,7 +18,11 @@ describe('findCredentials', () => {
     expect(await findCredentials('ghcr.io', all)).toMatchObject({ username: 'env-user', password: 'env-pass', source: 'MEGAPAK_REGISTRY_USER/PASSWORD' });
     expect(await findCredentials('ghcr.io', { DOCKER_CONFIG, GITHUB_TOKEN: 'gh' })).toMatchObject({ username: 'docker-user', password: 'docker-pass' });
     const empty = dockerConfig({});
-    expect(await findCredentials('ghcr.io', { DOCKER_CONFIG: empty, GITHUB_TOKEN: 'gh', GITHUB_ACTOR: 'me' })).toMatchObject({ username: 'me', password: 'gh', source: 'GITHUB_TOKEN' });
+    expect(await findCredentials('ghcr.io', { DOCKER_CONFIG: empty, GITHUB_TOKEN: 'gh', GITHUB_ACTOR: 'me' })).toMatchObject({
+      username: 'me',
+      password: 'gh',
+      source: 'GITHUB_TOKEN',
+    });
     expect(await findCredentials('quay.io', { DOCKER_CONFIG: empty, GITHUB_TOKEN: 'gh' })).toBeUndefined();
   });
 

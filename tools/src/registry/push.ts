@@ -98,11 +98,17 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
   if (failed >= 0) {
     const reason = (results[failed] as PromiseRejectedResult).reason;
     const msg = reason instanceof Error ? reason.message : String(reason);
-    throw new MegapakError(`push to ${formatRef(ref)} failed at ${jobs[failed]!.label}: ${msg}\nno manifest was pushed; run the push again to upload what is still missing`, reason instanceof MegapakError ? reason.kind : 'failed');
+    throw new MegapakError(
+      `push to ${formatRef(ref)} failed at ${jobs[failed]!.label}: ${msg}\nno manifest was pushed; run the push again to upload what is still missing`,
+      reason instanceof MegapakError ? reason.kind : 'failed',
+    );
   }
   const tags = [...new Set([ref.digest ? image.manifestDescriptor.digest : ref.tag!, ...opts.tags])];
   for (const t of tags) await client.putManifest(t, image.manifest, image.manifestDescriptor.mediaType, image.manifestDescriptor.digest);
-  await mounts.record(jobs.map((j) => j.digest), ref.repository);
+  await mounts.record(
+    jobs.map((j) => j.digest),
+    ref.repository,
+  );
   return { ref: formatRef(ref), manifestDigest: image.manifestDescriptor.digest, tags, counts };
 }
 

@@ -32,7 +32,15 @@ const record = (name: string, index: number, roots: string[], paths: [string, st
 // layer-01 ships glibc (its root); gcc-lib is pulled into layer-02 by python; numpy (layer-03) needs python.
 const records = [
   record('layer-01', 1, [glibc], [[glibc, []]]),
-  record('layer-02', 2, [python], [[gcc, [glibc]], [python, [gcc, glibc]]]),
+  record(
+    'layer-02',
+    2,
+    [python],
+    [
+      [gcc, [glibc]],
+      [python, [gcc, glibc]],
+    ],
+  ),
   record('layer-03', 3, [numpy], [[numpy, [python]]]),
 ];
 
