@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import { BlobStore } from '../layer/blob-store.ts';
-import { COMPRESSIONS } from '../model/compression.ts';
+import { COMPRESSIONS, ZSTD_PULLERS } from '../model/compression.ts';
 import { requireNixTools } from '../nix/nix.ts';
 import { composeImage } from '../oci/image.ts';
 import { dockerLoad, requireDockerDaemon } from '../oci/docker-load.ts';
@@ -21,7 +21,11 @@ import { findLayerAt } from '../stack/stack.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { MegapakError, UsageError } from '../util/errors.ts';
 import { progressFor } from '../util/progress.ts';
+import { cacheTotal } from '../cache/listing.ts';
+import { scanCache } from '../cache/scan.ts';
+import { formatBytes } from '../util/bytes.ts';
 import { runProgram } from './boundary.ts';
+import { registerCacheCommand } from './cache.ts';
 import { allRecords, builtImage, reportFor, setup } from './common.ts';
 import { cacheDir, compressionFrom, pushTuning } from './settings.ts';
 
@@ -38,7 +42,9 @@ const program = new Command('megapak')
     `
 Environment:
   MEGAPAK_CACHE_DIR    the blob store (default: ~/.cache/megapak)
-  MEGAPAK_COMPRESSION  default for --compression
+  MEGAPAK_COMPRESSION  default for --compression; gzip pulls everywhere, zstd only with
+                       Docker ≥ 23 / containerd ≥ 1.5 and podman (Docker 20.10 and older
+                       fail with "archive/tar: invalid tar header")
   NIX_CONFIG           passed to Nix, e.g. 'substituters =' on a machine without network
 
 Exit codes: 0 done; 1 a build, push or check failed (the message names the layer, path or
@@ -115,9 +121,13 @@ program
   .addHelpText(
     'after',
     `
-Credentials: MEGAPAK_REGISTRY_USER + MEGAPAK_REGISTRY_PASSWORD, else the \`auths\` of
-$DOCKER_CONFIG/config.json (~/.docker/config.json), else GITHUB_TOKEN for ghcr.io; otherwise
-anonymous. Basic and bearer-token registries both work. Credentials never appear in output.
+Credentials: MEGAPAK_REGISTRY_USER + MEGAPAK_REGISTRY_PASSWORD; else $DOCKER_CONFIG/config.json
+(~/.docker/config.json) in Docker's order: credHelpers[registry], credsStore (each runs
+docker-credential-NAME get), auths; else GITHUB_TOKEN for ghcr.io; otherwise anonymous. Basic
+and bearer-token registries both work (identity tokens too). Credentials never appear in output.
+Compression: gzip pulls everywhere; zstd layers pull with Docker ≥ 23 / containerd ≥ 1.5
+and podman, while Docker 20.10 and older fail with "archive/tar: invalid tar header" (a
+zstd push prints one note saying so).
 MEGAPAK_PUSH_CHUNK_MB caps one upload request (default: a blob in one streamed PATCH);
 MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
   )
@@ -128,6 +138,7 @@ MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
     const env = await setup(o.stack);
     requireNixTools();
     const image = composeImage(await builtImage(env.stack, { compression, blobs: env.blobs, progress: env.progress }));
+    if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
     const summary = await pushImage(image, ref, {
       plainHttp: !!o.plainHttp,
       tags: o.tag,
@@ -167,13 +178,14 @@ program
     const env = await setup(o.stack);
     const records = await allRecords(env.stack, 'report');
     const report = await reportFor(records, env.blobs, o.top);
+    const cache = cacheTotal(await scanCache(env.blobs.root));
     if (o.html) {
       const file = resolve(o.html);
       const paths = records.flatMap((r, i) => r.paths.map((p) => ({ layer: i, path: p.path, narSize: p.narSize })));
       await writeFileAtomic(file, renderHtml(report, `${env.stack.meta.name}:${env.stack.meta.tag ?? 'latest'}`, paths));
       console.log(`report: ${file}`);
-    } else if (o.json) console.log(JSON.stringify(report, null, 2));
-    else console.log(reportText(report));
+    } else if (o.json) console.log(JSON.stringify({ ...report, cache }, null, 2));
+    else console.log(`${reportText(report)}\nblob store: ${cache.blobs} blobs, ${formatBytes(cache.bytes)} in ${cache.dir} (see megapak cache ls, reclaim with megapak cache gc)`);
     for (const r of records) for (const w of r.warnings) console.error(`warning: ${w}`);
   });
 
@@ -198,5 +210,7 @@ function positiveInt(flag: string, v: string, allowZero = false): number {
   if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new UsageError(`${flag} takes a whole number${allowZero ? '' : ' above 0'}, not '${v}'`);
   return n;
 }
+
+registerCacheCommand(program);
 
 await runProgram(program, 'megapak');

@@ -90,6 +90,7 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
     opts.progress.done(job.label, outcome, job.size, (performance.now() - started) / 1000);
   };
 
+  opts.progress.begin(jobs.reduce((s, j) => s + j.size, 0));
   const limit = pLimit(opts.concurrency);
   // Settle every blob before deciding: no upload is left running behind an error.
   const results = await Promise.allSettled(jobs.map((j) => limit(() => pushOne(j))));
