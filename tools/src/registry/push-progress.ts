@@ -15,6 +15,8 @@ export interface PushProgress {
 }
 
 const PLAIN_EVERY_MS = 10_000;
+/** A layer name and a short digest (`layer-02 b30b1b99c44c`): the bars line up. */
+const LABEL_COLUMN = 21;
 
 /** Bytes settled over the whole push and the upload rate: the overall figures and ETA. */
 class PushTotals {
@@ -80,7 +82,7 @@ export class TtyPushProgress extends LinePushProgress {
     super(tty);
     this.multi = new cliProgress.MultiBar({
       format: (_o, params, payload: { label: string; meter: RateMeter }) =>
-        progressLine({ label: payload.label, done: params.value, total: params.total, rate: payload.meter.rate() }, this.tty.columns || 80),
+        progressLine({ label: payload.label, done: params.value, total: params.total, rate: payload.meter.rate() }, this.tty.columns || 80, LABEL_COLUMN),
       hideCursor: true,
       clearOnComplete: true,
       stream: this.tty,

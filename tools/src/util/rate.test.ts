@@ -46,3 +46,12 @@ describe('progressLine', () => {
     expect(line).toContain('…');
   });
 });
+
+describe('progressLine label column', () => {
+  it('pads labels to one column so the bars of a multi-bar line up', () => {
+    const a = progressLine({ label: 'push (all blobs)', done: 1e9, total: 2e9, rate: 1e7 }, 80, 21);
+    const b = progressLine({ label: 'layer-02 b30b1b99c44c', done: 5e6, total: 5e8, rate: 1e7 }, 80, 21);
+    expect(a.indexOf('[')).toBe(b.indexOf('['));
+    expect(a.indexOf(']')).toBe(b.indexOf(']'));
+  });
+});

@@ -33,8 +33,6 @@ export function formatEta(seconds: number): string {
   return hms[0] ? `${hms[0]}:${two(hms[1]!)}:${two(hms[2]!)}` : `${hms[1]}:${two(hms[2]!)}`;
 }
 
-const LABEL_WIDTH = 21;
-
 export interface ProgressState {
   label: string;
   done: number;
@@ -55,14 +53,14 @@ export function progressFigures(p: ProgressState): string {
  * One terminal line no wider than `columns - 1` (so it never wraps and breaks the redraw):
  * label, a bar filling the room left, percent, bytes, rate, ETA. A label too long is cut.
  */
-export function progressLine(p: ProgressState, columns: number): string {
+export function progressLine(p: ProgressState, columns: number, labelColumn = 0): string {
   const width = Math.max(20, columns - 1);
   const pct = `${Math.floor((p.total > 0 ? Math.min(1, p.done / p.total) : 1) * 100)}%`.padStart(4);
   const figures = ` ${pct}  ${progressFigures(p)}`;
   const minBar = 10;
   const room = width - figures.length - minBar - 3;
-  // One label column (a layer and a short digest fit), so the bars of a multi-bar line up.
-  const column = Math.max(0, Math.min(room, Math.max(LABEL_WIDTH, p.label.length)));
+  // `labelColumn` pads labels to one width, so the bars of a multi-bar line up.
+  const column = Math.max(0, Math.min(room, Math.max(labelColumn, p.label.length)));
   const label = p.label.length > column ? (column > 1 ? `${p.label.slice(0, column - 1)}…` : '') : p.label.padEnd(column);
   const barWidth = Math.max(0, width - label.length - figures.length - 3);
   if (barWidth < minBar) return `${label} ${figures.trim()}`.slice(0, width);
