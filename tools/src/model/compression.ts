@@ -75,5 +75,4 @@ export function parseCompression(value: string): Compression {
 }
 
 /** Who can pull zstd layers: told in `--help`, the README, and once on every zstd push. */
-export const ZSTD_PULLERS =
-  'zstd layers pull with Docker ≥ 23 / containerd ≥ 1.5 and podman; Docker 20.10 and older fail with "archive/tar: invalid tar header" (use --compression gzip for them)';
+export const ZSTD_PULLERS = 'zstd layers pull with Docker ≥ 23 / containerd ≥ 1.5 and podman; Docker 20.10 fails ("archive/tar: invalid tar header"): use gzip for it';

@@ -46,7 +46,7 @@ export function progressFigures(p: ProgressState): string {
   const eta = p.rate > 0 ? formatEta((p.total - p.done) / p.rate) : '--:--';
   // Fixed widths, so the bar does not jump as the numbers grow.
   const rate = p.rate > 0 ? `${formatBytes(p.rate)}/s` : '-- B/s';
-  return `${formatBytes(p.done).padStart(8)}/${formatBytes(p.total).padEnd(8)}  ${rate.padStart(10)}  ETA ${eta}`;
+  return `${formatBytes(p.done).padStart(8)}/${formatBytes(p.total).padEnd(8)} ${rate.padStart(10)}  ${`ETA ${eta}`.padStart(9)}`;
 }
 
 /**
@@ -56,7 +56,7 @@ export function progressFigures(p: ProgressState): string {
 export function progressLine(p: ProgressState, columns: number, labelColumn = 0): string {
   const width = Math.max(20, columns - 1);
   const pct = `${Math.floor((p.total > 0 ? Math.min(1, p.done / p.total) : 1) * 100)}%`.padStart(4);
-  const figures = ` ${pct}  ${progressFigures(p)}`;
+  const figures = ` ${pct} ${progressFigures(p)}`;
   const minBar = 10;
   const room = width - figures.length - minBar - 3;
   // `labelColumn` pads labels to one width, so the bars of a multi-bar line up.
