@@ -2,17 +2,31 @@
 # lives under `megapak`, so a layer.nix reads `pkgs.megapak.python` rather than guessing.
 final: prev:
 let
+  inherit (final) lib;
   cudaPackages = final.cudaPackages_13_0;
   # Python 3.14, free-threaded, as the upstream image; every Python package of layers 04-11
   # is built for this one interpreter.
   python = final.python314FreeThreading;
   ps = python.pkgs;
+  # The megapak ships PyTorch 2.10 (torchvision 0.25, torchaudio 2.10), as upstream does. The
+  # nixpkgs pin (nix/nixpkgs.json, nix/nixpkgs-index.json) was chosen for that; if a pin bump
+  # moves torch, evaluation stops here instead of quietly shipping another release.
+  requireRelease = name: want:
+    let have = ps.${name}.version; in
+    if lib.versions.majorMinor have == want then ps.${name}
+    else throw "megapak: nixpkgs at nix/nixpkgs.json has ${name} ${have}; the megapak needs ${want}.x (choose a pin that has it, or override ${name} in nix/overlay.nix)";
+  torch = requireRelease "torch" "2.10";
+  torchvision = requireRelease "torchvision" "0.25";
+  torchaudio = requireRelease "torchaudio" "2.10";
+  # nixpkgs' cupy expression has pinned cuDNN 8.9 into its cudaPackages (CuPy lacked cuDNN 9
+  # support); cuDNN 8 has no CUDA 13 build, so cupy gets the megapak's CUDA 13.0 set (cuDNN 9).
+  cupy = ps.cupy.override { inherit cudaPackages; };
   pins = prev.megapak-pins or (import ./pins.nix { inherit (final) fetchFromGitHub fetchgit fetchurl; });
   custom = import ./custom.nix { inherit ps pins cudaPackages; };
-  fromList = import ./read-pip-list.nix { inherit ps custom; inherit (final) lib; };
+  fromList = import ./read-pip-list.nix { inherit ps custom; inherit (final) lib; overrides = { inherit cupy; }; };
   layerList = file: fromList (../layers + "/${file}");
   pythonPackages =
-    (with ps; [ torch torchvision torchaudio cupy flash-attn ])
+    [ torch torchvision torchaudio cupy ps.flash-attn ]
     ++ layerList "07-pak3/pak3.txt"
     ++ layerList "09-pak5/pak5.txt"
     ++ layerList "10-pak7/pak7.txt"
@@ -22,7 +36,7 @@ in
 {
   cudaPackages = cudaPackages;
   megapak = {
-    inherit python cudaPackages custom fromList pythonEnv;
+    inherit python cudaPackages custom fromList pythonEnv torch torchvision torchaudio cupy;
     python3Packages = ps;
     gcc = final.gcc15;
     entrypoint = final.callPackage ./entrypoint.nix { inherit pythonEnv; };
