@@ -8,16 +8,9 @@ let
   # is built for this one interpreter.
   python = final.python314FreeThreading;
   ps = python.pkgs;
-  # The megapak ships PyTorch 2.10 (torchvision 0.25, torchaudio 2.10), as upstream does. The
-  # nixpkgs pin (nix/nixpkgs.json, nix/nixpkgs-index.json) was chosen for that; if a pin bump
-  # moves torch, evaluation stops here instead of quietly shipping another release.
-  requireRelease = name: want:
-    let have = ps.${name}.version; in
-    if lib.versions.majorMinor have == want then ps.${name}
-    else throw "megapak: nixpkgs at nix/nixpkgs.json has ${name} ${have}; the megapak needs ${want}.x (choose a pin that has it, or override ${name} in nix/overlay.nix)";
-  torch = requireRelease "torch" "2.10";
-  torchvision = requireRelease "torchvision" "0.25";
-  torchaudio = requireRelease "torchaudio" "2.10";
+  # PyTorch 2.10.0, torchvision 0.25.0, torchaudio 2.10.0, as upstream ships: nix/torch.nix
+  # (below, in pythonPackagesExtensions) builds them when the pinned nixpkgs has another release.
+  inherit (ps) torch torchvision torchaudio;
   # nixpkgs' cupy expression has pinned cuDNN 8.9 into its cudaPackages (CuPy lacked cuDNN 9
   # support); cuDNN 8 has no CUDA 13 build, so cupy gets the megapak's CUDA 13.0 set (cuDNN 9).
   cupy = ps.cupy.override { inherit cudaPackages; };
@@ -35,6 +28,7 @@ let
 in
 {
   cudaPackages = cudaPackages;
+  pythonPackagesExtensions = prev.pythonPackagesExtensions ++ [ (import ./torch.nix { inherit lib pins; }) ];
   megapak = {
     inherit python cudaPackages custom fromList pythonEnv torch torchvision torchaudio cupy;
     python3Packages = ps;
