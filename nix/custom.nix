@@ -2,8 +2,8 @@
 # their pinned sources (nix/pins.json) against the megapak's own Python set `ps`.
 { ps, pins, cudaPackages }:
 let
-  # `removeDeps`: requirements nixpkgs has no distribution of, under the name pip declares
-  # (opencv-python: nixpkgs' opencv4 ships no dist-info; blendmodes and daltonlens: not in nixpkgs).
+  # `removeDeps`: requirements nixpkgs has no distribution of under the name pip declares
+  # (opencv-python and opencv-contrib-python: nixpkgs' opencv4 ships no such dist-info).
   fromGit = name: { pname ? name, deps ? [ ], build ? [ ps.setuptools ], imports ? [ ], removeDeps ? [ ], relaxDeps ? [ ], sourceRoot ? null }:
     ps.buildPythonPackage ({
       inherit pname;
@@ -46,8 +46,8 @@ in
     imports = [ "spandrel" ];
   };
   cozy-comfyui = fromGit "cozy-comfyui" {
-    deps = with ps; [ aenum aiohttp loguru matplotlib numba numpy opencv4 pillow requests scikit-image scikit-learn ];
-    removeDeps = [ "blendmodes" "daltonlens" "opencv-contrib-python" ];
+    deps = with ps; [ aenum aiohttp blendmodes daltonlens loguru matplotlib numba numpy opencv4 pillow requests scikit-image scikit-learn ];
+    removeDeps = [ "opencv-contrib-python" ];
   };
   cozy-comfy = fromGit "cozy-comfy" { };
   cstr = fromGit "cstr" { };
