@@ -230,6 +230,26 @@ describe('the real stack', () => {
     expect(r.value.python.torchaudio).toEqual({ file: null, commit: 'test', version: '2.10.0' });
   });
 
+  it('nix/nixpkgs-index.sh rewrites the index from a nixpkgs checkout and exits 1 naming what it lacks', async () => {
+    const { dir, index } = await copyRealStack();
+    // The copy's stand-in nixpkgs answers from the repository's index, so the copy's may differ.
+    const nixpkgs = join(dir, 'test', 'fixtures', 'stand-in', 'nixpkgs');
+    const standInNixpkgs = join(nixpkgs, 'default.nix');
+    await writeFile(standInNixpkgs, (await readFile(standInNixpkgs, 'utf8')).replace('import ../pkgs.nix { }', `import ../pkgs.nix { index = ${INDEX}; }`));
+    const ok = await run('bash', [join(dir, 'nix', 'nixpkgs-index.sh'), nixpkgs]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toContain(`nixpkgs-index: ${nixpkgs} is at unknown, nix/nixpkgs.json pins `);
+    const rewritten = await readIndex(index);
+    expect(rewritten.nixpkgs.rev).toBe('unknown');
+    expect(Object.keys(rewritten.python).sort()).toEqual(Object.keys((await readIndex()).python).sort());
+    rewritten.python['no-such-attr'] = { file: null, commit: null, version: null };
+    await writeFile(index, JSON.stringify(rewritten));
+    const missing = await run('bash', [join(dir, 'nix', 'nixpkgs-index.sh'), nixpkgs]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('nixpkgs-index: missing at unknown: no-such-attr');
+    expect((await readIndex(index)).missing).toEqual(['no-such-attr']);
+  });
+
   it('a pin without a hash stops evaluation and says to run `pnpm pins update`', async () => {
     const r = await evalJson(`(import ${STAND_IN} { fakePins = false; }).megapak.custom.nunchaku.name`);
     expect(r.code).toBe(1);
