@@ -8,13 +8,15 @@
 { lib, pins }:
 pyfinal: pyprev:
 let
-  release = name: want: pin:
+  release = name: want: pin: extra:
     let old = pyprev.${name}; in
     if lib.versions.majorMinor old.version == lib.versions.majorMinor want then old
-    else old.overridePythonAttrs (_: { version = want; src = pins.src pin; });
+    else old.overridePythonAttrs (_: { version = want; src = pins.src pin; } // extra);
 in
 {
-  torch = release "torch" "2.10.0" "pytorch";
-  torchvision = release "torchvision" "0.25.0" "torchvision";
-  torchaudio = release "torchaudio" "2.10.0" "torchaudio";
+  # The 2.9.1 expression sets PYTORCH_BUILD_VERSION from its own `version` (a `rec`), which an
+  # override does not reach: without this the wheel would call itself 2.9.1.
+  torch = release "torch" "2.10.0" "pytorch" { PYTORCH_BUILD_VERSION = "2.10.0"; };
+  torchvision = release "torchvision" "0.25.0" "torchvision" { };
+  torchaudio = release "torchaudio" "2.10.0" "torchaudio" { };
 }
