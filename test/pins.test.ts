@@ -148,6 +148,9 @@ describe('pnpm pins update --from-git', () => {
     expect(missingRef.code).toBe(1);
     expect(missingRef.stderr.trim()).toBe(`pins: pin 'other': ${join(root, 'work')} has no commit for ref 'nope'`);
     expect(await readFile(pinsFile, 'utf8')).toBe(before);
+    const notRepo = await pinsCli(['update', 'gh', '--file', pinsFile, '--from-git', root]);
+    expect(notRepo.code).toBe(2);
+    expect(notRepo.stderr.trim()).toBe(`pins: --from-git ${root} is not a git repository`);
     const two = await pinsCli(['update', 'gh', 'sm', '--file', pinsFile, '--from-git', join(root, 'work')]);
     expect(two.code).toBe(2);
     expect(two.stderr.trim()).toBe('pins: --from-git takes exactly one pin name: a mirror holds one repository');

@@ -10,7 +10,7 @@ import { $ } from 'zx';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MegapakError } from '../util/errors.ts';
+import { MegapakError, UsageError } from '../util/errors.ts';
 import type { Pin } from './pins-file.ts';
 
 $.verbose = false;
@@ -84,7 +84,8 @@ async function writeSubmodules(name: string, dir: string, rev: string, out: stri
  * from `git archive` (export-subst placeholders, expanded with GitHub's own abbreviations).
  */
 export async function pinFromGit(name: string, p: Pin, dir: string, submodules: Record<string, string>): Promise<{ rev: string; hash: string; notes: string[] }> {
-  if (p.type === 'url') throw new MegapakError(`pin '${name}' is a url pin: --from-git fills only github and git pins`);
+  if (p.type === 'url') throw new UsageError(`pin '${name}' is a url pin: --from-git fills only github and git pins`);
+  if ((await git(['-C', dir, 'rev-parse', '--git-dir'])).exitCode !== 0) throw new UsageError(`--from-git ${dir} is not a git repository`);
   const rev = await localRev(name, dir, p.ref);
   const scratch = await mkdtemp(join(tmpdir(), 'megapak-pin-'));
   try {
