@@ -11,8 +11,9 @@ let
   # PyTorch 2.10.0, torchvision 0.25.0, torchaudio 2.10.0, as upstream ships: nix/torch.nix
   # (below, in pythonPackagesExtensions) builds them when the pinned nixpkgs has another release.
   inherit (ps) torch torchvision torchaudio;
-  # nixpkgs' cupy expression has pinned cuDNN 8.9 into its cudaPackages (CuPy lacked cuDNN 9
-  # support); cuDNN 8 has no CUDA 13 build, so cupy gets the megapak's CUDA 13.0 set (cuDNN 9).
+  # nixpkgs calls cupy with `pkgs.cudaPackages` overridden to cuDNN 8.9.7 ("CuDNN 9 is not
+  # supported", cupy/cupy#8215); cuDNN 8 has no CUDA 13 build, so that set cannot evaluate for
+  # CUDA 13.0: cupy gets the megapak's CUDA 13.0 set (cuDNN 9) instead.
   cupy = ps.cupy.override { inherit cudaPackages; };
   pins = prev.megapak-pins or (import ./pins.nix { inherit (final) fetchFromGitHub fetchgit fetchurl; });
   custom = import ./custom.nix { inherit ps pins cudaPackages; };
