@@ -141,7 +141,18 @@ describe('pnpm pins update --from-git', () => {
   });
 
   it('fills a git pin with submodules with the hash of the checkout Nix fetches, submodules from their mirrors', async () => {
-    const r = await pinsCli(['update', 'sm', '--file', pinsFile, '--from-git', join(root, 'work'), '--submodule', `third_party/sub=${root}/sub`, '--submodule', `third_party/sub/deep=${root}/inner`]);
+    const r = await pinsCli([
+      'update',
+      'sm',
+      '--file',
+      pinsFile,
+      '--from-git',
+      join(root, 'work'),
+      '--submodule',
+      `third_party/sub=${root}/sub`,
+      '--submodule',
+      `third_party/sub/deep=${root}/inner`,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const pins = JSON.parse(await readFile(pinsFile, 'utf8')).pins;
     expect(pins.sm).toMatchObject({ rev, hash: await nixFetchGit(true) });

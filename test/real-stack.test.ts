@@ -11,7 +11,9 @@ import { tempDir } from './helpers/fixture.ts';
 
 const STAND_IN = join(REPO, 'test', 'fixtures', 'stand-in', 'pkgs.nix');
 const INDEX = join(REPO, 'nix', 'nixpkgs-index.json');
-const LAYERS = readdirSync(join(REPO, 'layers')).filter((d) => /^\d\d-/.test(d)).sort();
+const LAYERS = readdirSync(join(REPO, 'layers'))
+  .filter((d) => /^\d\d-/.test(d))
+  .sort();
 
 function nixFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -63,7 +65,9 @@ describe('the real stack', () => {
   it('the stand-in is generated from nix/nixpkgs-index.json, not from nix/pypi.nix', async () => {
     expect(await readFile(STAND_IN, 'utf8')).not.toMatch(/import[^\n]*pypi\.nix/);
     const index = await readIndex();
-    const r = await evalJson(`let pkgs = import ${STAND_IN} { }; in { python = builtins.attrNames pkgs.megapak.python3Packages; top = builtins.filter (n: pkgs ? \${n}) (builtins.attrNames pkgs); }`);
+    const r = await evalJson(
+      `let pkgs = import ${STAND_IN} { }; in { python = builtins.attrNames pkgs.megapak.python3Packages; top = builtins.filter (n: pkgs ? \${n}) (builtins.attrNames pkgs); }`,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.value.python.filter((n: string) => n !== 'buildPythonPackage').sort()).toEqual(Object.keys(index.python).sort());
     // Every top-level name of the index, and nothing of nixpkgs beyond it (but the overlay's own).
@@ -78,12 +82,19 @@ describe('the real stack', () => {
       const r = await evalLayer(join(REPO, 'layers', l, 'layer.nix'));
       expect(r.code, `${l}: ${r.stderr}`).toBe(0);
       expect(r.roots.length, l).toBeGreaterThan(0);
-      expect(r.roots.every((x) => x.type === 'derivation'), l).toBe(true);
+      expect(
+        r.roots.every((x) => x.type === 'derivation'),
+        l,
+      ).toBe(true);
     }
   });
 
   it('maps every name of the three lists, git sources included, one root per line', async () => {
-    for (const [folder, list] of [['07-pak3', 'pak3.txt'], ['09-pak5', 'pak5.txt'], ['10-pak7', 'pak7.txt']] as const) {
+    for (const [folder, list] of [
+      ['07-pak3', 'pak3.txt'],
+      ['09-pak5', 'pak5.txt'],
+      ['10-pak7', 'pak7.txt'],
+    ] as const) {
       const names = await listNames(join(REPO, 'layers', folder, list));
       const r = await evalLayer(join(REPO, 'layers', folder, 'layer.nix'));
       expect(r.code, r.stderr).toBe(0);
@@ -102,12 +113,55 @@ describe('the real stack', () => {
     expect(await names('05-gcc15')).toEqual(['gcc15']);
     expect(await names('06-torch')).toEqual(['python3.14t-torch', 'python3.14t-torchvision', 'python3.14t-torchaudio']);
     const l07 = await names('07-pak3');
-    for (const p of ['accelerate', 'diffusers', 'transformers', 'numpy', 'scipy', 'pandas', 'scikit-learn', 'opencv4', 'kornia', 'timm', 'torchmetrics', 'lark', 'pyyaml', 'omegaconf', 'onnx', 'joblib', 'psutil', 'tqdm', 'nvidia-ml-py'])
+    for (const p of [
+      'accelerate',
+      'diffusers',
+      'transformers',
+      'numpy',
+      'scipy',
+      'pandas',
+      'scikit-learn',
+      'opencv4',
+      'kornia',
+      'timm',
+      'torchmetrics',
+      'lark',
+      'pyyaml',
+      'omegaconf',
+      'onnx',
+      'joblib',
+      'psutil',
+      'tqdm',
+      'nvidia-ml-py',
+    ])
       expect(l07, p).toContain(`python3.14t-${p}`);
     expect(l07).toContain('python3.14t-compel-0-pinned');
     expect(await names('08-cupy')).toEqual(['python3.14t-cupy']);
     const l09 = await names('09-pak5');
-    for (const p of ['aiohttp', 'requests', 'albumentations', 'av', 'einops', 'numba', 'peft', 'safetensors', 'sentencepiece', 'tokenizers', 'loguru', 'protobuf', 'pydantic', 'rich', 'sqlalchemy', 'shapely', 'trimesh', 'webcolors', 'qrcode', 'yarl', 'tomli', 'pycocotools'])
+    for (const p of [
+      'aiohttp',
+      'requests',
+      'albumentations',
+      'av',
+      'einops',
+      'numba',
+      'peft',
+      'safetensors',
+      'sentencepiece',
+      'tokenizers',
+      'loguru',
+      'protobuf',
+      'pydantic',
+      'rich',
+      'sqlalchemy',
+      'shapely',
+      'trimesh',
+      'webcolors',
+      'qrcode',
+      'yarl',
+      'tomli',
+      'pycocotools',
+    ])
       expect(l09, p).toContain(`python3.14t-${p}`);
     for (const p of ['colour-science', 'spandrel']) expect(l09).toContain(`python3.14t-${p}-0-pinned`);
     const l10 = await names('10-pak7');
@@ -223,10 +277,16 @@ describe('the real stack', () => {
     const idx = await readIndex(index);
     idx.python['no-such-attr'] = { file: null, commit: null, version: null };
     await writeFile(index, JSON.stringify(idx));
-    const r = await evalJson(`import ${join(REPO, 'nix', 'nixpkgs-index.nix')} { nixpkgs = ${join(REPO, 'test', 'fixtures', 'stand-in', 'nixpkgs')}; rev = "test"; index = ${index}; }`);
+    const r = await evalJson(
+      `import ${join(REPO, 'nix', 'nixpkgs-index.nix')} { nixpkgs = ${join(REPO, 'test', 'fixtures', 'stand-in', 'nixpkgs')}; rev = "test"; index = ${index}; }`,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.value.missing).toEqual(['no-such-attr']);
-    expect(Object.keys(r.value.python).sort()).toEqual(Object.keys(idx.python).filter((n) => n !== 'no-such-attr').sort());
+    expect(Object.keys(r.value.python).sort()).toEqual(
+      Object.keys(idx.python)
+        .filter((n) => n !== 'no-such-attr')
+        .sort(),
+    );
     expect(r.value.python.torchaudio).toEqual({ file: null, commit: 'test', version: '2.10.0' });
   });
 
@@ -261,12 +321,20 @@ describe('the real stack', () => {
   it.skipIf(!process.env.MEGAPAK_NIXPKGS)('instantiates every layer and the config against the real nixpkgs in MEGAPAK_NIXPKGS', async () => {
     const pkgs = `import ${join(REPO, 'nix', 'pkgs.nix')} { nixpkgs = ${process.env.MEGAPAK_NIXPKGS}; }`;
     for (const l of LAYERS) {
-      const r = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', `let pkgs = ${pkgs}; in map (r: r.drvPath) (import ${join(REPO, 'layers', l, 'layer.nix')} { inherit pkgs; })`], { timeoutMs: 280_000 });
+      const r = await run(
+        'nix-instantiate',
+        ['--eval', '--strict', '--json', '-E', `let pkgs = ${pkgs}; in map (r: r.drvPath) (import ${join(REPO, 'layers', l, 'layer.nix')} { inherit pkgs; })`],
+        { timeoutMs: 280_000 },
+      );
       expect(r.code, `${l}: ${r.stderr}`).toBe(0);
     }
     const config = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', `import ${join(REPO, 'nix', 'config.nix')} { pkgs = ${pkgs}; }`], { timeoutMs: 280_000 });
     expect(config.code, config.stderr).toBe(0);
-    const index = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', `(import ${join(REPO, 'nix', 'nixpkgs-index.nix')} { nixpkgs = ${process.env.MEGAPAK_NIXPKGS}; rev = "checkout"; }).missing`], { timeoutMs: 280_000 });
+    const index = await run(
+      'nix-instantiate',
+      ['--eval', '--strict', '--json', '-E', `(import ${join(REPO, 'nix', 'nixpkgs-index.nix')} { nixpkgs = ${process.env.MEGAPAK_NIXPKGS}; rev = "checkout"; }).missing`],
+      { timeoutMs: 280_000 },
+    );
     expect(index.code, index.stderr).toBe(0);
     expect(JSON.parse(index.stdout)).toEqual([]);
   });

@@ -47,7 +47,10 @@ async function writeTree(name: string, dir: string, rev: string, out: string, mo
   }
   const gitDir = (await git(['-C', dir, 'rev-parse', '--absolute-git-dir'])).stdout.trim();
   const env = { ...gitEnv, GIT_INDEX_FILE: join(scratch, `index-${rev}`) };
-  for (const args of [['read-tree', rev], ['checkout-index', '--all']]) {
+  for (const args of [
+    ['read-tree', rev],
+    ['checkout-index', '--all'],
+  ]) {
     const r = await $({ env, nothrow: true })`git --git-dir=${gitDir} --work-tree=${out} ${args}`;
     if (r.exitCode !== 0) throw new MegapakError(`pin '${name}': checkout of ${rev} from ${dir} failed: ${lastLine(r.stderr)}`);
   }

@@ -9,10 +9,9 @@ import { Command } from 'commander';
 import { join } from 'node:path';
 import { runProgram } from '../cli/boundary.ts';
 import { REPO_ROOT } from '../util/repo-root.ts';
-import { MegapakError } from '../util/errors.ts';
+import { MegapakError, UsageError } from '../util/errors.ts';
 import { archiveUrlOf, gitUrlOf, readPins, revFromLsRemote, writePins, type Pin } from './pins-file.ts';
 import { pinFromGit } from './from-git.ts';
-import { UsageError } from '../util/errors.ts';
 
 $.verbose = false;
 $.quiet = true;
@@ -61,7 +60,12 @@ program
   .option('--file <path>', 'the pins file', join(REPO_ROOT, 'nix', 'pins.json'))
   .option('--all', 'refresh every pin: follow its ref again')
   .option('--from-git <dir>', 'take the one named pin from this local git mirror (no network): its ref is resolved there, the hash is that of the tree Nix would fetch')
-  .option('--submodule <path=dir>', 'with --from-git, the mirror of a submodule of a git pin with submodules (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option(
+    '--submodule <path=dir>',
+    'with --from-git, the mirror of a submodule of a git pin with submodules (repeatable)',
+    (v: string, all: string[]) => [...all, v],
+    [] as string[],
+  )
   .action(async (names: string[], o: { file: string; all?: boolean; fromGit?: string; submodule: string[] }) => {
     const pins = await readPins(o.file);
     for (const n of names) if (!pins.pins[n]) throw new MegapakError(`no pin '${n}' in ${o.file}`);
