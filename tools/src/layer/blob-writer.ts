@@ -3,7 +3,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { PassThrough, Transform, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { MegapakError } from '../util/errors.ts';
 import { writeTo } from '../util/write.ts';
@@ -96,8 +96,9 @@ export async function writeBlob(file: string, compression: Compression, produce:
     const counter = hashing(blobHash, blob);
     cleanup.push(() => out.destroy());
     if (compression === 'none') {
-      input = counter;
-      done = pipeline(counter, out);
+      // The blob is the tar: its digest is the diffID, so the bytes are hashed once, not twice.
+      input = out;
+      done = finished(out);
     } else {
       const gz = createGzip({ level: 6 });
       input = gz;
@@ -124,5 +125,7 @@ export async function writeBlob(file: string, compression: Compression, produce:
     await done.catch(() => {});
     throw failure ?? err;
   }
-  return { diffId: `sha256:${diffHash.digest('hex')}`, diffSize: diff.n, digest: `sha256:${blobHash.digest('hex')}`, size: blob.n };
+  const diffId = `sha256:${diffHash.digest('hex')}`;
+  if (compression === 'none') return { diffId, diffSize: diff.n, digest: diffId, size: diff.n };
+  return { diffId, diffSize: diff.n, digest: `sha256:${blobHash.digest('hex')}`, size: blob.n };
 }

@@ -140,7 +140,7 @@ export class ParallelGzip extends Transform {
       if (!w) return;
       const job = this.queue.shift()!;
       // The block's memory moves to the worker (it is ours alone: allocUnsafeSlow, never pooled).
-      w.postMessage(job, job.data.byteLength === job.data.buffer.byteLength ? [job.data.buffer] : []);
+      w.postMessage(job, job.data.byteLength === job.data.buffer.byteLength ? [job.data.buffer as ArrayBuffer] : []);
     }
   }
 
