@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { PassThrough, Transform, type Writable } from 'node:stream';
@@ -9,6 +8,7 @@ import { MegapakError } from '../util/errors.ts';
 import { writeTo } from '../util/write.ts';
 import type { Compression } from './compression.ts';
 import type { ByteSink } from './layer-tar.ts';
+import { ThreadedSha256 } from './sha256-thread.ts';
 
 export interface BlobDigests {
   /** sha256 of the uncompressed tar (the OCI diffID). */
@@ -20,12 +20,11 @@ export interface BlobDigests {
 }
 
 /** A pass-through that hashes and counts what flows by. */
-function hashing(hash: Hash, count: { n: number }): Transform {
+function hashing(hash: ThreadedSha256, count: { n: number }): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
       count.n += chunk.length;
-      cb(null, chunk);
+      hash.update(chunk).then(() => cb(null, chunk), cb);
     },
   });
 }
@@ -47,7 +46,7 @@ function zstdInto(fd: number): { child: ChildProcess; input: Writable; exited: P
 }
 
 /** Hash a file another process is still writing, until `finished()` and no bytes remain. */
-async function hashGrowingFile(file: string, finished: () => boolean, hash: Hash, count: { n: number }): Promise<void> {
+async function hashGrowingFile(file: string, finished: () => boolean, hash: ThreadedSha256, count: { n: number }): Promise<void> {
   const fh = await open(file, 'r');
   const buf = Buffer.allocUnsafe(4 << 20);
   try {
@@ -55,7 +54,7 @@ async function hashGrowingFile(file: string, finished: () => boolean, hash: Hash
       const wasFinished = finished();
       const { bytesRead } = await fh.read(buf, 0, buf.length, count.n);
       if (bytesRead > 0) {
-        hash.update(buf.subarray(0, bytesRead));
+        await hash.update(buf.subarray(0, bytesRead));
         count.n += bytesRead;
       } else if (wasFinished) return;
       else await new Promise((r) => setTimeout(r, 2));
@@ -70,9 +69,9 @@ async function hashGrowingFile(file: string, finished: () => boolean, hash: Hash
  * diffID and blob digest on the way: the store is read exactly once.
  */
 export async function writeBlob(file: string, compression: Compression, produce: (sink: ByteSink) => Promise<void>): Promise<BlobDigests> {
-  const diffHash = createHash('sha256');
+  const diffHash = new ThreadedSha256();
   const diff = { n: 0 };
-  const blobHash = createHash('sha256');
+  const blobHash = new ThreadedSha256();
   const blob = { n: 0 };
   let input: Writable;
   let done: Promise<unknown>;
@@ -112,8 +111,8 @@ export async function writeBlob(file: string, compression: Compression, produce:
     await produce({
       async write(chunk) {
         if (failure) throw failure;
-        diffHash.update(chunk);
         diff.n += chunk.length;
+        await diffHash.update(chunk);
         await writeTo(input, chunk);
       },
     });
@@ -125,7 +124,7 @@ export async function writeBlob(file: string, compression: Compression, produce:
     await done.catch(() => {});
     throw failure ?? err;
   }
-  const diffId = `sha256:${diffHash.digest('hex')}`;
+  const diffId = `sha256:${await diffHash.digest()}`;
   if (compression === 'none') return { diffId, diffSize: diff.n, digest: diffId, size: diff.n };
-  return { diffId, diffSize: diff.n, digest: `sha256:${blobHash.digest('hex')}`, size: blob.n };
+  return { diffId, diffSize: diff.n, digest: `sha256:${await blobHash.digest()}`, size: blob.n };
 }
