@@ -1,19 +1,21 @@
 // SHA-256 on a worker thread. Streaming a layer keeps the main thread busy with file-system
 // calls; hashing the same bytes there too (the diffID, and the blob's digest when compressed)
 // made it the bottleneck, where `tar | sha256sum` hashes in a second process. Chunks are
-// copied to the worker (a memcpy costs far less than the hash) with a bound on bytes in flight.
+// copied into a fixed ring of shared memory that the worker hashes from (a memcpy costs far
+// less than the hash, and nothing is allocated per chunk on either side); a full ring waits.
 import { Worker } from 'node:worker_threads';
 
 const SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const ring = Buffer.from(workerData);
 const hashes = new Map();
 parentPort.on('message', (m) => {
   if (m.op === 'update') {
     let h = hashes.get(m.id);
     if (!h) hashes.set(m.id, (h = createHash('sha256')));
-    h.update(m.data);
-    parentPort.postMessage({ op: 'ack', n: m.data.byteLength });
+    h.update(ring.subarray(m.off, m.off + m.n));
+    parentPort.postMessage({ op: 'ack', n: m.n });
   } else {
     const h = hashes.get(m.id) || createHash('sha256');
     hashes.delete(m.id);
@@ -22,11 +24,13 @@ parentPort.on('message', (m) => {
 });
 `;
 
-const MAX_IN_FLIGHT = 16 << 20;
+const RING = 16 << 20;
 
 /** One worker for the process, started on first use; it keeps the process alive only while it has work. */
 class HashThread {
   private worker: Worker | null = null;
+  private readonly ring = Buffer.from(new SharedArrayBuffer(RING));
+  private head = 0;
   private inFlight = 0;
   private waiters: (() => void)[] = [];
   private digests = new Map<number, { resolve: (hex: string) => void; reject: (e: Error) => void }>();
@@ -34,12 +38,12 @@ class HashThread {
 
   private get w(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(SOURCE, { eval: true });
+    const w = new Worker(SOURCE, { eval: true, workerData: this.ring.buffer });
     w.unref();
     w.on('message', (m: { op: 'ack'; n: number } | { op: 'digest'; id: number; hex: string }) => {
       if (m.op === 'ack') {
         this.inFlight -= m.n;
-        if (this.inFlight <= MAX_IN_FLIGHT / 2) for (const r of this.waiters.splice(0)) r();
+        for (const r of this.waiters.splice(0)) r();
       } else {
         this.digests.get(m.id)?.resolve(m.hex);
         this.digests.delete(m.id);
@@ -63,12 +67,20 @@ class HashThread {
     return this.nextId++;
   }
 
-  /** Resolves at once unless too many bytes wait for the worker. */
+  /** Resolves at once unless the ring is full. */
   async update(id: number, chunk: Buffer): Promise<void> {
-    this.inFlight += chunk.length;
-    this.w.ref();
-    this.w.postMessage({ op: 'update', id, data: chunk });
-    if (this.inFlight > MAX_IN_FLIGHT) await new Promise<void>((r) => this.waiters.push(r));
+    const w = this.w;
+    w.ref();
+    for (let off = 0; off < chunk.length; ) {
+      while (this.inFlight === RING) await new Promise<void>((r) => this.waiters.push(r));
+      // Acks come in order, so the free space is the part after `head`, up to the unhashed tail.
+      const n = Math.min(chunk.length - off, RING - this.inFlight, RING - this.head);
+      chunk.copy(this.ring, this.head, off, off + n);
+      w.postMessage({ op: 'update', id, off: this.head, n });
+      this.head = (this.head + n) % RING;
+      this.inFlight += n;
+      off += n;
+    }
   }
 
   digest(id: number): Promise<string> {
