@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { PassThrough, Transform, type Writable } from 'node:stream';
+import { Transform, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { ParallelGzip } from './parallel-gzip.ts';
 import { MegapakError } from '../util/errors.ts';
-import { writeTo } from '../util/write.ts';
 import type { Compression } from './compression.ts';
 import type { ByteSink } from './layer-tar.ts';
 import { ThreadedSha256 } from './sha256-thread.ts';
@@ -79,13 +78,12 @@ export async function writeBlob(file: string, compression: Compression, produce:
   if (compression === 'zstd') {
     const fh = await open(file, 'w');
     const z = zstdInto(fh.fd);
-    const pass = new PassThrough({ highWaterMark: 4 << 20 });
-    input = pass;
+    input = z.input;
     cleanup.push(() => z.child.kill('SIGKILL'));
     // The blob's digest is taken by reading the file behind zstd as it grows (from the page
     // cache), so hashing overlaps compression instead of following it.
     let exited = false;
-    const compressed = Promise.all([pipeline(pass, z.input), z.exited]).finally(() => {
+    const compressed = Promise.all([finished(z.input), z.exited]).finally(() => {
       exited = true;
       return fh.close();
     });
@@ -99,7 +97,7 @@ export async function writeBlob(file: string, compression: Compression, produce:
       input = out;
       done = finished(out);
     } else {
-      const gz = createGzip({ level: 6 });
+      const gz = new ParallelGzip();
       input = gz;
       done = pipeline(gz, counter, out);
     }
@@ -113,7 +111,8 @@ export async function writeBlob(file: string, compression: Compression, produce:
         if (failure) throw failure;
         diff.n += chunk.length;
         await diffHash.update(chunk);
-        await writeTo(input, chunk);
+        // Resolve only once the stream is done with the chunk (the tar writer reuses its buffer).
+        await new Promise<void>((resolve, reject) => input.write(chunk, (e) => (e ? reject(e) : resolve())));
       },
     });
     input.end();

@@ -1,46 +1,52 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { MegapakError } from '../util/errors.ts';
 import { END_OF_ARCHIVE, encodeHeader, padding, type TarEntry } from './tar-header.ts';
 import { walkStorePath } from './store-walk.ts';
 
 export interface ByteSink {
+  /** Resolves when the sink is done with `chunk` (has copied or written it): the caller then reuses its memory. */
   write(chunk: Buffer): Promise<void>;
 }
 
-const READ_CHUNK = 4 << 20;
 const BATCH = 1 << 20;
-/** Files up to this size (with their padding) are read straight into the batch buffer. */
-const SMALL_FILE = BATCH / 4;
+/** Batch buffers in use at once: one being filled, the rest being written. */
+const POOL = 4;
 
 /**
- * Collects small pieces (headers, padding, small files) into 1 MiB chunks so the hash and
- * compressor see few large writes; big reads pass straight through without a copy.
+ * Collects headers, padding and file content into 1 MiB buffers from a small pool, so the
+ * hash and compressor see few large writes and a layer of any size allocates 4 MiB, not a
+ * buffer per read for the garbage collector to catch up with.
  */
 class Batcher {
-  buf = Buffer.allocUnsafe(BATCH);
+  buf: Buffer;
   used = 0;
-  constructor(private readonly sink: ByteSink) {}
-  async push(b: Buffer): Promise<void> {
-    if (b.length >= SMALL_FILE) {
-      await this.flush();
-      await this.sink.write(b);
-      return;
-    }
-    await this.room(b.length);
-    b.copy(this.buf, this.used);
-    this.used += b.length;
+  private readonly free: Buffer[] = [];
+  private readonly writing: Promise<void>[] = [];
+  constructor(private readonly sink: ByteSink) {
+    this.buf = Buffer.allocUnsafeSlow(BATCH);
   }
-  /** Make room for `n` (≤ BATCH) more bytes at `buf[used]`. */
-  async room(n: number): Promise<void> {
-    if (this.used + n > BATCH) await this.flush();
+  async push(b: Buffer): Promise<void> {
+    for (let off = 0; off < b.length; ) {
+      if (this.used === BATCH) await this.flush();
+      const n = b.copy(this.buf, this.used, off);
+      this.used += n;
+      off += n;
+    }
   }
   async flush(): Promise<void> {
     if (this.used === 0) return;
-    const out = this.buf.subarray(0, this.used);
-    this.buf = Buffer.allocUnsafe(BATCH);
+    const full = this.buf;
+    const written = this.sink.write(full.subarray(0, this.used)).then(() => void this.free.push(full));
+    written.catch(() => {}); // awaited below or in finish(); never an unhandled rejection
+    this.writing.push(written);
     this.used = 0;
-    await this.sink.write(out);
+    // At most POOL + 1 buffers ever exist: a new one only while fewer than POOL writes are out.
+    while (this.writing.length > POOL || (this.free.length === 0 && this.writing.length === POOL)) await this.writing.shift();
+    this.buf = this.free.pop() ?? Buffer.allocUnsafeSlow(BATCH);
+  }
+  async finish(): Promise<void> {
+    await this.flush();
+    await Promise.all(this.writing.splice(0));
   }
 }
 
@@ -52,51 +58,28 @@ function storeDirEntries(storeDir: string): TarEntry[] {
 
 const shrank = (abs: string) => new MegapakError(`${abs} shrank while it was being read; the Nix store must not change during a build`);
 
+const ZEROS = Buffer.alloc(512);
+
 /**
- * A small file, read synchronously into the batch buffer: three syscalls and no allocation,
- * where the promise API costs three thread-pool round trips per file (most of the time of a
- * site-packages tree of 4 KiB files went there).
+ * A file's content, read synchronously straight into the batch buffers: a handful of
+ * syscalls and no allocation, where the promise API cost three thread-pool round trips per
+ * file (most of the time of a site-packages tree of 4 KiB files went there). Nothing else
+ * needs this thread meanwhile: hashing and compression run on their own threads.
  */
-async function copySmallFile(abs: string, size: number, batch: Batcher): Promise<void> {
-  const pad = padding(size);
-  await batch.room(size + pad);
+async function copyFile(abs: string, size: number, batch: Batcher): Promise<void> {
   const fd = openSync(abs, 'r');
   try {
-    for (let got = 0; got < size; ) {
-      const n = readSync(fd, batch.buf, batch.used + got, size - got, got);
+    for (let pos = 0; pos < size; ) {
+      if (batch.used === BATCH) await batch.flush();
+      const n = readSync(fd, batch.buf, batch.used, Math.min(size - pos, BATCH - batch.used), pos);
       if (n === 0) throw shrank(abs);
-      got += n;
+      batch.used += n;
+      pos += n;
     }
   } finally {
     closeSync(fd);
   }
-  batch.buf.fill(0, batch.used + size, batch.used + size + pad);
-  batch.used += size + pad;
-}
-
-/** A large file in 4 MiB reads, the next one already under way while the last is hashed and compressed. */
-async function copyLargeFile(abs: string, size: number, batch: Batcher): Promise<void> {
-  const fh = await open(abs, 'r');
-  const readAt = (pos: number) => {
-    const want = Math.min(size - pos, READ_CHUNK);
-    return fh.read(Buffer.allocUnsafe(want), 0, want, pos);
-  };
-  let next: ReturnType<typeof readAt> | null = readAt(0);
-  try {
-    for (let pos = 0; pos < size; ) {
-      const { bytesRead, buffer } = await next!;
-      next = null;
-      if (bytesRead === 0) throw shrank(abs);
-      pos += bytesRead;
-      if (pos < size) next = readAt(pos);
-      await batch.push(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead));
-    }
-  } finally {
-    await next?.catch(() => {});
-    await fh.close();
-  }
-  const pad = padding(size);
-  if (pad) await batch.push(Buffer.alloc(pad));
+  await batch.push(ZEROS.subarray(0, padding(size)));
 }
 
 /**
@@ -118,11 +101,10 @@ export async function writeLayerTar(
     for (const e of walkStorePath(p, `${prefix}/${p.slice(storeDir.length + 1)}`)) {
       await batch.push(encodeHeader(e));
       if (e.type !== 'file') continue;
-      if (e.size + padding(e.size) <= SMALL_FILE) await copySmallFile(e.abs, e.size, batch);
-      else await copyLargeFile(e.abs, e.size, batch);
+      await copyFile(e.abs, e.size, batch);
       onBytes(e.size);
     }
   }
   await batch.push(END_OF_ARCHIVE);
-  await batch.flush();
+  await batch.finish();
 }

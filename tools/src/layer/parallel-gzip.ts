@@ -15,7 +15,7 @@ import { crc32Combine } from './crc32-combine.ts';
 export const GZIP_BLOCK = 1 << 20;
 const WINDOW = 32 << 10;
 /** More workers than this add threads, not speed, on any machine this tool targets, and each costs memory. */
-export const MAX_GZIP_WORKERS = 32;
+export const MAX_GZIP_WORKERS = 8;
 
 // The worker is plain CommonJS evaluated from a string, so it runs the same from the
 // TypeScript sources and from the esbuild bundle (which cannot see a worker file).
@@ -34,6 +34,9 @@ parentPort.on('message', (job) => {
   }
 });
 `;
+
+// A worker holds one block at a time: small heaps keep each thread's memory to a few MB.
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32, stackSizeMb: 1 };
 
 interface Job {
   id: number;
@@ -145,7 +148,7 @@ export class ParallelGzip extends Transform {
   }
 
   private startWorker(): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true });
+    const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: WORKER_LIMITS });
     w.on('message', (m: Done) => {
       this.idle.push(w);
       this.onDone(m);
