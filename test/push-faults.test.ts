@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LayerRecord } from '../tools/src/layer/layer-record.ts';
+import type { LayerRecord } from '../tools/src/model/vocabulary.ts';
 import { megapakOk, REPO, run, type RunResult } from './helpers/cli.ts';
 import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
 import { startRegistry, type Registry } from './helpers/registry.ts';
@@ -47,7 +47,13 @@ describe('push when the registry fails', () => {
   let records: LayerRecord[];
   const live: Registry[] = [];
   // 32 MiB chunks: several PATCH requests per big blob, so the registry can die between them.
-  const env = (extra: NodeJS.ProcessEnv = {}) => ({ MEGAPAK_CACHE_DIR: cache, MEGAPAK_FIXTURE_BIG_MIB: BIG_MIB, MEGAPAK_COMPRESSION: 'none', MEGAPAK_PUSH_CHUNK_MB: '32', ...extra });
+  const env = (extra: NodeJS.ProcessEnv = {}) => ({
+    MEGAPAK_CACHE_DIR: cache,
+    MEGAPAK_FIXTURE_BIG_MIB: BIG_MIB,
+    MEGAPAK_COMPRESSION: 'none',
+    MEGAPAK_PUSH_CHUNK_MB: '32',
+    ...extra,
+  });
 
   beforeAll(async () => {
     stack = await copyFixtureStack();

@@ -2,7 +2,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LayerRecord } from '../tools/src/layer/layer-record.ts';
+import type { LayerRecord } from '../tools/src/model/vocabulary.ts';
 import { megapak, megapakOk, run } from './helpers/cli.ts';
 import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
 import { startRegistry, startTokenService, type Registry } from './helpers/registry.ts';
@@ -12,8 +12,7 @@ const skopeo = async (...args: string[]) => {
   if (r.code !== 0) throw new Error(`skopeo ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 };
-const inspect = async (ref: string, creds?: string) =>
-  JSON.parse(await skopeo('inspect', '--tls-verify=false', ...(creds ? ['--creds', creds] : []), `docker://${ref}`));
+const inspect = async (ref: string, creds?: string) => JSON.parse(await skopeo('inspect', '--tls-verify=false', ...(creds ? ['--creds', creds] : []), `docker://${ref}`));
 const summaryOf = (stdout: string) => {
   const m = /(\d+) uploaded \([^)]*\), (\d+) skipped \([^)]*\), (\d+) mounted/.exec(stdout);
   if (!m) throw new Error(`no push summary in:\n${stdout}`);

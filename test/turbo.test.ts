@@ -2,7 +2,7 @@
 import { readFile, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { LayerRecord } from '../tools/src/layer/layer-record.ts';
+import type { LayerRecord } from '../tools/src/model/vocabulary.ts';
 import { REPO, run } from './helpers/cli.ts';
 import { readRecords, tempDir } from './helpers/fixture.ts';
 import { commitAll, makeFixtureWorkspace, turboBuild } from './helpers/workspace.ts';
@@ -92,9 +92,7 @@ describe('turbo run build on the fixture workspace', () => {
     await commitAll(ws, 'version packages');
     const { tasks } = await turboBuild(ws, env);
     for (const l of LAYERS.slice(0, 8)) expect(tasks.get(l)!.cache.status, l).toBe('HIT');
-    const config = JSON.parse(
-      (await run('skopeo', ['inspect', '--config', `oci:${join(ws, 'out', 'oci')}:test`])).stdout,
-    );
+    const config = JSON.parse((await run('skopeo', ['inspect', '--config', `oci:${join(ws, 'out', 'oci')}:test`])).stdout);
     expect(config.history.map((h: { created_by: string }) => h.created_by).slice(7)).toEqual([
       'layer-08@1.0.0',
       'layer-09@1.1.0',

@@ -1,12 +1,9 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { MegapakError } from '../util/errors.ts';
+import type { ByteSink } from '../util/write.ts';
 import { END_OF_ARCHIVE, encodeHeader, padding, type TarEntry } from './tar-header.ts';
 import { walkStorePath } from './store-walk.ts';
 
-export interface ByteSink {
-  /** Resolves when the sink is done with `chunk` (has copied or written it): the caller then reuses its memory. */
-  write(chunk: Buffer): Promise<void>;
-}
 
 const BATCH = 1 << 20;
 /** Batch buffers in use at once: one being filled, the rest being written. */
@@ -83,22 +80,20 @@ async function copyFile(abs: string, size: number, batch: Batcher): Promise<void
 }
 
 /**
- * Stream the deterministic layer tar of `paths` (sorted store paths) into `sink`.
+ * Stream the deterministic layer tar of `paths` (sorted store paths) into `sink`, whose
+ * `write` must be done with a chunk when it resolves (the chunk's memory is reused).
  * Hardlinks written by `nix-store --optimise` are ignored: every file is a regular entry.
+ * `fsRoot` is where the store lives on disk when not at `/` (a chroot store such as
+ * `--store /x`; the golden-digest test): the tar names stay those under `storeDir`.
  */
-export async function writeLayerTar(
-  storeDir: string,
-  paths: string[],
-  sink: ByteSink,
-  onBytes: (n: number) => void = () => {},
-): Promise<void> {
+export async function writeLayerTar(storeDir: string, paths: string[], sink: ByteSink, onBytes: (n: number) => void = () => {}, fsRoot = ''): Promise<void> {
   const batch = new Batcher(sink);
   for (const e of storeDirEntries(storeDir)) await batch.push(encodeHeader(e));
   const prefix = storeDir.replace(/^\/+/, '');
   for (const p of paths) {
     if (!p.startsWith(`${storeDir}/`) || p.slice(storeDir.length + 1).includes('/'))
       throw new MegapakError(`refusing to put ${p} in a layer: only top-level paths of ${storeDir} may enter a tar`);
-    for (const e of walkStorePath(p, `${prefix}/${p.slice(storeDir.length + 1)}`)) {
+    for (const e of walkStorePath(fsRoot + p, `${prefix}/${p.slice(storeDir.length + 1)}`)) {
       await batch.push(encodeHeader(e));
       if (e.type !== 'file') continue;
       await copyFile(e.abs, e.size, batch);

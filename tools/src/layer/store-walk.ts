@@ -1,4 +1,5 @@
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { MegapakError } from '../util/errors.ts';
 import type { TarEntry } from './tar-header.ts';
 
 export interface WalkEntry extends TarEntry {
@@ -20,7 +21,7 @@ export function walkStorePath(abs: string, name: string): WalkEntry[] {
     if (st.isSymbolicLink()) return { abs: p, name: n, type: 'symlink', mode: 0o777, size: 0, linkname: readlinkSync(p) };
     if (st.isFile()) return { abs: p, name: n, type: 'file', mode: st.mode & 0o7777, size: st.size };
     if (st.isDirectory()) return { abs: p, name: n, type: 'dir', mode: st.mode & 0o7777, size: 0 };
-    throw new Error(`${p}: not a file, directory or symlink; the Nix store holds nothing else`);
+    throw new MegapakError(`${p}: not a file, directory or symlink; the Nix store holds nothing else`);
   };
   function visit(dir: string, n: string): void {
     for (const d of readdirSync(dir, { withFileTypes: true })) {
