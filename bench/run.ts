@@ -97,16 +97,32 @@ async function coldAndWarm(stack: string, layers: string[][], label: string, opt
     const o = stat(ours);
     const r = stat(ref);
     if (c === 'gzip') coldGzip = o;
-    rows.push({ stack: label, what: `cold build, 12 layers, ${c}`, ours: o, reference: { name: refName, stat: r }, goal: `≤ ${limit} × reference`, met: o.median <= limit * r.median });
+    rows.push({
+      stack: label,
+      what: `cold build, 12 layers, ${c}`,
+      ours: o,
+      reference: { name: refName, stat: r },
+      goal: `≤ ${limit} × reference`,
+      met: o.median <= limit * r.median,
+    });
     if (c === 'zstd' && opts.fairZstd) {
       // The same pipeline doing megapak's work too: a diffID over the uncompressed tar.
       const fair = stat(await repeat(RUNS, async () => bash(gnuTarScript(layers, pipe, await freshDir(`tar-${c}`), true))));
-      rows.push({ stack: label, what: `  (same, reference also hashing the tar for the diffID)`, ours: o, reference: { name: `${refName} + tee >(sha256sum)`, stat: fair }, goal: `≤ ${limit} × reference`, met: o.median <= limit * fair.median });
+      rows.push({
+        stack: label,
+        what: `  (same, reference also hashing the tar for the diffID)`,
+        ours: o,
+        reference: { name: `${refName} + tee >(sha256sum)`, stat: fair },
+        goal: `≤ ${limit} × reference`,
+        met: o.median <= limit * fair.median,
+      });
     }
     if (c === 'gzip') {
       // Warm: the same stack, blob store and outputs again, nothing changed.
       const out = join(WORK, 'cold-gzip');
-      const warm = stat(await repeat(RUNS, () => megapak(['build', '--stack', stack, '--compression', 'gzip', '--oci', join(out, 'oci')], { MEGAPAK_CACHE_DIR: join(out, 'cache') })));
+      const warm = stat(
+        await repeat(RUNS, () => megapak(['build', '--stack', stack, '--compression', 'gzip', '--oci', join(out, 'oci')], { MEGAPAK_CACHE_DIR: join(out, 'cache') })),
+      );
       rows.push({
         stack: label,
         what: 'no-change build (megapak build, 12 layers)',
@@ -145,9 +161,7 @@ async function main(): Promise<void> {
   const noChange = stat(await repeat(RUNS, () => turbo()));
   rows.push({ stack: label, what: 'no-change build (turbo, 12 layers + image)', ours: noChange, goal: '≤ 3 s', met: noChange.median <= 3 });
   const l09 = join(ws, 'layers', '09-pak5');
-  const l09Cold = stat(
-    await repeat(RUNS, async () => megapak(['layer'], { MEGAPAK_CACHE_DIR: await freshDir(`l09-cold`) }, l09)),
-  );
+  const l09Cold = stat(await repeat(RUNS, async () => megapak(['layer'], { MEGAPAK_CACHE_DIR: await freshDir(`l09-cold`) }, l09)));
   const change = stat(
     await repeat(RUNS, async (i) => {
       await writeFile(
@@ -193,7 +207,14 @@ async function main(): Promise<void> {
   }
   const push = stat(pushSamples);
   const sk = stat(skopeoSamples);
-  rows.push({ stack: label, what: 'push, fresh registry (gzip)', ours: push, reference: { name: 'skopeo copy of the same layout', stat: sk }, goal: '≤ 1.0 × skopeo', met: push.median <= sk.median });
+  rows.push({
+    stack: label,
+    what: 'push, fresh registry (gzip)',
+    ours: push,
+    reference: { name: 'skopeo copy of the same layout', stat: sk },
+    goal: '≤ 1.0 × skopeo',
+    met: push.median <= sk.median,
+  });
   const repush = stat(repushSamples);
   rows.push({ stack: label, what: 're-push, nothing changed', ours: repush, goal: '≤ 2 s', met: repush.median <= 2 });
 

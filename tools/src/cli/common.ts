@@ -8,16 +8,18 @@ import { buildReport, type Report } from '../report/report.ts';
 import { loadStack, type Stack } from '../stack/stack.ts';
 import { progressFor, type Progress } from '../util/progress.ts';
 import { REPO_ROOT } from '../util/repo-root.ts';
-import { cacheDir } from './settings.ts';
+import { cacheDir, gzipWorkersFrom } from './settings.ts';
 
 export interface Env {
   stack: Stack;
   blobs: BlobStore;
   progress: Progress;
+  /** gzip threads. */
+  workers: number;
 }
 
-export async function setup(stackDir: string | undefined): Promise<Env> {
-  return { stack: await loadStack(stackDir ?? REPO_ROOT), blobs: new BlobStore(cacheDir()), progress: progressFor() };
+export async function setup(stackDir: string | undefined, gzipWorkers?: string): Promise<Env> {
+  return { stack: await loadStack(stackDir ?? REPO_ROOT), blobs: new BlobStore(cacheDir()), progress: progressFor(), workers: gzipWorkersFrom(gzipWorkers) };
 }
 
 /** Every layer's dist/layer.json (read at this edge), or one line saying which layer to build first. */

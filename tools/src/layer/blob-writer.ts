@@ -5,7 +5,7 @@ import { finished, pipeline } from 'node:stream/promises';
 import { COMPRESSION, type Compression } from '../model/compression.ts';
 import type { BlobDigests } from '../model/vocabulary.ts';
 import type { ByteSink } from '../util/write.ts';
-import { ThreadedSha256 } from './sha256-thread.ts';
+import { ThreadedSha256 } from '../util/sha256-thread.ts';
 
 /** A pass-through that hashes and counts what flows by. */
 function hashing(hash: ThreadedSha256, count: { n: number }): Transform {
@@ -40,7 +40,7 @@ async function hashGrowingFile(file: string, finished: () => boolean, hash: Thre
  * Stream what `produce` writes through hashing and compression into `file`, computing the
  * diffID and blob digest on the way: the store is read exactly once.
  */
-export async function writeBlob(file: string, compression: Compression, produce: (sink: ByteSink) => Promise<void>): Promise<BlobDigests> {
+export async function writeBlob(file: string, compression: Compression, produce: (sink: ByteSink) => Promise<void>, o: { workers: number }): Promise<BlobDigests> {
   const diffHash = new ThreadedSha256();
   const diff = { n: 0 };
   const blobHash = new ThreadedSha256();
@@ -70,7 +70,7 @@ export async function writeBlob(file: string, compression: Compression, produce:
       input = out;
       done = finished(out);
     } else {
-      const t = c.make();
+      const t = c.make(o);
       input = t;
       done = pipeline(t, hashing(blobHash, blob), out);
     }

@@ -4,7 +4,6 @@ import type { ByteSink } from '../util/write.ts';
 import { END_OF_ARCHIVE, encodeHeader, padding, type TarEntry } from './tar-header.ts';
 import { walkStorePath } from './store-walk.ts';
 
-
 const BATCH = 1 << 20;
 /** Batch buffers in use at once: one being filled, the rest being written. */
 const POOL = 4;
@@ -23,7 +22,7 @@ class Batcher {
     this.buf = Buffer.allocUnsafeSlow(BATCH);
   }
   async push(b: Buffer): Promise<void> {
-    for (let off = 0; off < b.length; ) {
+    for (let off = 0; off < b.length;) {
       if (this.used === BATCH) await this.flush();
       const n = b.copy(this.buf, this.used, off);
       this.used += n;
@@ -66,7 +65,7 @@ const ZEROS = Buffer.alloc(512);
 async function copyFile(abs: string, size: number, batch: Batcher): Promise<void> {
   const fd = openSync(abs, 'r');
   try {
-    for (let pos = 0; pos < size; ) {
+    for (let pos = 0; pos < size;) {
       if (batch.used === BATCH) await batch.flush();
       const n = readSync(fd, batch.buf, batch.used, Math.min(size - pos, BATCH - batch.used), pos);
       if (n === 0) throw shrank(abs);

@@ -6,7 +6,7 @@ import type { BlobStore } from '../layer/blob-store.ts';
 import { imageLayerOf, type ImageSpec, type LayerRecord } from '../model/vocabulary.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { Progress } from '../util/progress.ts';
-import { buildLayer, ensureBlob, type LayerBuildOptions } from './build-layer.ts';
+import { buildLayer, ensureBlob, type BlobMakingOptions, type LayerBuildOptions } from './build-layer.ts';
 import { checkConfigPaths, mergeConfig } from './image-config.ts';
 
 export interface StackBuildResult {
@@ -33,7 +33,7 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Pro
  * store (a record restored from a remote cache, say) is made again from the store and checked
  * against its recorded digest; nix/config.nix, when the stack has one, is merged into the config.
  */
-export async function assembleImage(stack: Stack, records: LayerRecord[], opts: { blobs: BlobStore; progress: Progress }): Promise<ImageSpec> {
+export async function assembleImage(stack: Stack, records: LayerRecord[], opts: BlobMakingOptions): Promise<ImageSpec> {
   for (const r of records) {
     if (r.empty || (await opts.blobs.hasBlob(r.digest, r.size))) continue;
     await ensureBlob({ what: r.name, storeDir: r.storeDir, paths: r.paths, contentKey: r.contentKey, compression: r.compression }, { ...opts, expectedDigest: r.digest });

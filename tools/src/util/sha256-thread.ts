@@ -71,7 +71,7 @@ class HashThread {
   async update(id: number, chunk: Buffer): Promise<void> {
     const w = this.w;
     w.ref();
-    for (let off = 0; off < chunk.length; ) {
+    for (let off = 0; off < chunk.length;) {
       while (this.inFlight === RING) await new Promise<void>((r) => this.waiters.push(r));
       // Acks come in order, so the free space is the part after `head`, up to the unhashed tail.
       const n = Math.min(chunk.length - off, RING - this.inFlight, RING - this.head);
