@@ -83,16 +83,27 @@ export async function ensureBlob(c: BlobContent, opts: BlobMakingOptions & { exp
   return { entry, streamed: true };
 }
 
+/** A layer's built roots and their closure, when the whole stack was resolved at once (pipeline/build-stack.ts). */
+export interface ResolvedLayer {
+  roots: string[];
+  closure: StorePathInfo[];
+}
+
 /**
  * Build one layer on top of the records of the layers below it (in memory): roots → closure
  * → delta → blob → record, which is also written to dist/layer.json for Turborepo and for
  * `megapak image`.
  */
-export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerRecord[], opts: LayerBuildOptions): Promise<LayerBuildResult> {
+export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerRecord[], opts: LayerBuildOptions, resolved?: ResolvedLayer): Promise<LayerBuildResult> {
   try {
-    opts.progress.step(layer.name, 'evaluating and building roots');
-    const roots = await buildLayerRoots(stack.dir, layer.layerFile, layer.name);
-    const closure = await queryClosure(roots, layer.name);
+    let roots: string[];
+    let closure: StorePathInfo[];
+    if (resolved) ({ roots, closure } = resolved);
+    else {
+      opts.progress.step(layer.name, 'evaluating and building roots');
+      roots = await buildLayerRoots(stack.dir, layer.layerFile, layer.name);
+      closure = await queryClosure(roots, layer.name);
+    }
     const shipped = shippedBy(lower);
     const delta = planDelta(closure, shipped);
     const key = contentKey(delta);

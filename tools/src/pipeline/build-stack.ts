@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { evalImageConfig } from '../nix/nix.ts';
+import { buildStackRoots, evalImageConfig, evalStackRoots, queryClosures } from '../nix/nix.ts';
 import { layerCountWarning } from '../plan/warnings.ts';
-import type { BlobStore } from '../layer/blob-store.ts';
 import { imageLayerOf, type ImageSpec, type LayerRecord } from '../model/vocabulary.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { Progress } from '../util/progress.ts';
-import { buildLayer, ensureBlob, type BlobMakingOptions, type LayerBuildOptions } from './build-layer.ts';
+import { buildLayer, ensureBlob, type BlobMakingOptions, type LayerBuildOptions, type ResolvedLayer } from './build-layer.ts';
 import { checkConfigPaths, mergeConfig } from './image-config.ts';
 
 export interface StackBuildResult {
@@ -15,13 +14,34 @@ export interface StackBuildResult {
   streamed: string[];
 }
 
+/**
+ * Every layer's roots, built, and their closures from one evaluation, at most one nix-build
+ * (only when a root is missing) and one path-info query for the whole stack. Null when any of
+ * that fails: the layers are then built one by one, and the first that fails says which and why.
+ */
+async function resolveStack(stack: Stack, progress: Progress): Promise<ResolvedLayer[] | null> {
+  try {
+    progress.step('stack', "evaluating every layer's roots");
+    const roots = await evalStackRoots(stack.dir, stack.layers);
+    if (roots.flat().some((p) => !existsSync(p))) {
+      progress.step('stack', "building every layer's roots");
+      await buildStackRoots(stack.dir, stack.layers);
+    }
+    const closures = await queryClosures(roots, 'stack');
+    return roots.map((r, i) => ({ roots: r, closure: closures[i]! }));
+  } catch {
+    return null;
+  }
+}
+
 /** Build every layer of the stack in order, each on the records of the ones below (what `megapak build` does without Turborepo). */
 export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Promise<StackBuildResult> {
   const records: LayerRecord[] = [];
   const streamed: string[] = [];
   for (const w of layerCountWarning(stack.layers.length)) opts.progress.log(`warning: ${w}`);
-  for (const layer of stack.layers) {
-    const r = await buildLayer(stack, layer, records, opts);
+  const resolved = await resolveStack(stack, opts.progress);
+  for (const [i, layer] of stack.layers.entries()) {
+    const r = await buildLayer(stack, layer, records, opts, resolved?.[i]);
     records.push(r.record);
     if (r.streamed) streamed.push(layer.name);
   }
