@@ -40,7 +40,8 @@ export async function builtImage(stack: Stack, opts: LayerBuildOptions): Promise
   }
   if (!stale.length) return assembleImage(stack, records, opts);
   opts.progress.log(`not built (with ${opts.compression}) yet: ${stale.join(', ')}; building the stack first`);
-  return assembleImage(stack, (await buildAllLayers(stack, opts)).records, opts);
+  const built = await buildAllLayers(stack, opts);
+  return assembleImage(stack, built.records, opts, built.config);
 }
 
 export async function reportFor(records: LayerRecord[], blobs: BlobStore, top: number): Promise<Report> {

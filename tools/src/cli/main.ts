@@ -65,8 +65,8 @@ program
     const env = await setup(o.stack, o.gzipWorkers);
     requireNixTools();
     const started = performance.now();
-    const { records, streamed } = await buildAllLayers(env.stack, { ...env, compression });
-    const image = composeImage(await assembleImage(env.stack, records, env));
+    const { records, streamed, config } = await buildAllLayers(env.stack, { ...env, compression });
+    const image = composeImage(await assembleImage(env.stack, records, env, config));
     const oci = resolve(o.oci ?? resolve(env.stack.dir, 'out', 'oci'));
     await writeImageOutputs(image, (d) => env.blobs.blobPath(d), { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
     console.log(layerTable(records, new Set(streamed)));

@@ -81,18 +81,23 @@ const stackArgs = (stackDir: string, layers: LayerFile[]) => [
   JSON.stringify(layers.map((l) => ({ name: l.name, file: l.layerFile }))),
 ];
 
-/** Each layer's root output paths (sorted, unique), from one evaluation and without building. */
-export async function evalStackRoots(stackDir: string, layers: LayerFile[]): Promise<string[][]> {
-  const r = await execCapture('nix-instantiate', [
-    '--eval',
-    '--strict',
-    '--json',
-    ...stackArgs(stackDir, layers),
-    '-E',
-    `${STACK_PRELUDE} map (l: map (r: r.outPath) (rootsOf l)) layers`,
-  ]);
-  if (r.code !== 0) throw new MegapakError(`evaluating the stack's layers failed:\n${tail(r.stderr)}`);
-  return (JSON.parse(r.stdout) as string[][]).map((roots) => [...new Set(roots)].sort());
+export interface StackEval {
+  /** Each layer's root output paths (sorted, unique). */
+  roots: string[][];
+  /** nix/config.nix evaluated (see evalImageConfig), or null when the stack has none. */
+  config: Record<string, unknown> | null;
+}
+
+/** Every layer's roots and the image config from one evaluation, without building. */
+export async function evalStack(stackDir: string, layers: LayerFile[]): Promise<StackEval> {
+  const expr = `${STACK_PRELUDE} {
+    roots = map (l: map (r: r.outPath) (rootsOf l)) layers;
+    config = let f = stackDir + "/nix/config.nix"; in if builtins.pathExists f then import f { inherit pkgs; } else null;
+  }`;
+  const r = await execCapture('nix-instantiate', ['--eval', '--strict', '--json', ...stackArgs(stackDir, layers), '-E', expr]);
+  if (r.code !== 0) throw new MegapakError(`evaluating the stack failed:\n${tail(r.stderr)}`);
+  const out = JSON.parse(r.stdout) as StackEval;
+  return { roots: out.roots.map((roots) => [...new Set(roots)].sort()), config: out.config };
 }
 
 /** Build every layer's roots with one nix-build. */

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildStackRoots, evalImageConfig, evalStackRoots, queryClosures } from '../nix/nix.ts';
+import { buildStackRoots, evalImageConfig, evalStack, queryClosures } from '../nix/nix.ts';
 import { layerCountWarning } from '../plan/warnings.ts';
 import { imageLayerOf, type ImageSpec, type LayerRecord } from '../model/vocabulary.ts';
 import type { Stack } from '../stack/stack.ts';
@@ -10,6 +10,8 @@ import { checkConfigPaths, mergeConfig } from './image-config.ts';
 
 export interface StackBuildResult {
   records: LayerRecord[];
+  /** nix/config.nix as evaluated with the layers (undefined: not evaluated yet; null: the stack has none). */
+  config?: Record<string, unknown> | null;
   /** Names of the layers whose tar was streamed (not answered by the blob store). */
   streamed: string[];
 }
@@ -19,16 +21,16 @@ export interface StackBuildResult {
  * (only when a root is missing) and one path-info query for the whole stack. Null when any of
  * that fails: the layers are then built one by one, and the first that fails says which and why.
  */
-async function resolveStack(stack: Stack, progress: Progress): Promise<ResolvedLayer[] | null> {
+async function resolveStack(stack: Stack, progress: Progress): Promise<{ layers: ResolvedLayer[]; config: Record<string, unknown> | null } | null> {
   try {
     progress.step('stack', "evaluating every layer's roots");
-    const roots = await evalStackRoots(stack.dir, stack.layers);
+    const { roots, config } = await evalStack(stack.dir, stack.layers);
     if (roots.flat().some((p) => !existsSync(p))) {
       progress.step('stack', "building every layer's roots");
       await buildStackRoots(stack.dir, stack.layers);
     }
     const closures = await queryClosures(roots, 'stack');
-    return roots.map((r, i) => ({ roots: r, closure: closures[i]! }));
+    return { layers: roots.map((r, i) => ({ roots: r, closure: closures[i]! })), config };
   } catch {
     return null;
   }
@@ -41,11 +43,11 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Pro
   for (const w of layerCountWarning(stack.layers.length)) opts.progress.log(`warning: ${w}`);
   const resolved = await resolveStack(stack, opts.progress);
   for (const [i, layer] of stack.layers.entries()) {
-    const r = await buildLayer(stack, layer, records, opts, resolved?.[i]);
+    const r = await buildLayer(stack, layer, records, opts, resolved?.layers[i]);
     records.push(r.record);
     if (r.streamed) streamed.push(layer.name);
   }
-  return { records, streamed };
+  return { records, streamed, config: resolved?.config };
 }
 
 /**
@@ -53,14 +55,14 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Pro
  * store (a record restored from a remote cache, say) is made again from the store and checked
  * against its recorded digest; nix/config.nix, when the stack has one, is merged into the config.
  */
-export async function assembleImage(stack: Stack, records: LayerRecord[], opts: BlobMakingOptions): Promise<ImageSpec> {
+export async function assembleImage(stack: Stack, records: LayerRecord[], opts: BlobMakingOptions, config?: Record<string, unknown> | null): Promise<ImageSpec> {
   for (const r of records) {
     if (r.empty || (await opts.blobs.hasBlob(r.digest, r.size))) continue;
     await ensureBlob({ what: r.name, storeDir: r.storeDir, paths: r.paths, contentKey: r.contentKey, compression: r.compression }, { ...opts, expectedDigest: r.digest });
   }
   let meta = stack.meta;
-  if (existsSync(join(stack.dir, 'nix', 'config.nix'))) {
-    meta = mergeConfig(stack.meta, await evalImageConfig(stack.dir));
+  if (config !== null && existsSync(join(stack.dir, 'nix', 'config.nix'))) {
+    meta = mergeConfig(stack.meta, config ?? (await evalImageConfig(stack.dir)));
     const shipped = new Set(records.flatMap((r) => r.paths.map((p) => p.path)));
     checkConfigPaths(meta.config ?? {}, records[0]?.storeDir ?? '/nix/store', shipped);
   }
