@@ -19,24 +19,28 @@ export const MAX_GZIP_WORKERS = 8;
 
 // The worker is plain CommonJS evaluated from a string, so it runs the same from the
 // TypeScript sources and from the esbuild bundle (which cannot see a worker file).
+// Memory: a worker's garbage would only be collected when its own heap fills, and a
+// deflated block is mostly an ArrayBuffer outside that heap, so unchecked each thread kept
+// tens of MB. Instead the input block goes back to the main thread for reuse and the output
+// (one chunk, sized to hold any block) is transferred there: a worker keeps nothing.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const zlib = require('node:zlib');
 parentPort.on('message', (job) => {
   try {
     const input = Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength);
-    const opts = { level: job.level, finishFlush: job.last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH };
+    const opts = { level: job.level, chunkSize: job.chunkSize, finishFlush: job.last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH };
     if (job.dict) opts.dictionary = job.dict;
     const out = zlib.deflateRawSync(input, opts);
-    parentPort.postMessage({ id: job.id, out, crc: zlib.crc32(input), length: input.length });
+    const crc = zlib.crc32(input);
+    const give = [job.data.buffer];
+    if (out.byteLength >= 4096 && out.buffer.byteLength <= 2 * out.byteLength + job.chunkSize) give.push(out.buffer);
+    parentPort.postMessage({ id: job.id, out, crc, length: input.length, data: job.data }, give);
   } catch (e) {
-    parentPort.postMessage({ id: job.id, error: String(e && e.message || e) });
+    parentPort.postMessage({ id: job.id, error: String((e && e.message) || e) });
   }
 });
 `;
-
-// A worker holds one block at a time: small heaps keep each thread's memory to a few MB.
-const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32, stackSizeMb: 1 };
 
 interface Job {
   id: number;
@@ -44,10 +48,13 @@ interface Job {
   dict: Buffer | null;
   last: boolean;
   level: number;
+  chunkSize: number;
 }
 
 interface Done {
   id: number;
+  /** The input block, handed back. */
+  data?: Uint8Array;
   out?: Uint8Array;
   crc?: number;
   length?: number;
@@ -80,6 +87,8 @@ export class ParallelGzip extends Transform {
   private readonly queue: Job[] = [];
   private readonly results = new Map<number, Done>();
   private block: Buffer;
+  /** Input blocks back from the workers, to fill again. */
+  private readonly spare: Buffer[] = [];
   private used = 0;
   private tail: Buffer | null = null;
   private nextId = 0;
@@ -128,10 +137,12 @@ export class ParallelGzip extends Transform {
   private dispatch(last: boolean): void {
     const data = this.used === this.blockSize ? this.block : this.block.subarray(0, this.used);
     const nextTail = data.length >= WINDOW ? Buffer.from(data.subarray(data.length - WINDOW)) : null;
-    this.queue.push({ id: this.nextId++, data, dict: this.tail, last, level: this.level });
+    // Deflate output never exceeds the input by more than a few bytes per 16 KiB: one chunk holds it.
+    const chunkSize = this.blockSize + (this.blockSize >> 8) + 1024;
+    this.queue.push({ id: this.nextId++, data, dict: this.tail, last, level: this.level, chunkSize });
     // A short final block never lends a dictionary; a full block always has ≥ WINDOW bytes.
     this.tail = nextTail;
-    if (!last) this.block = Buffer.allocUnsafeSlow(this.blockSize);
+    if (!last) this.block = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.blockSize);
     this.used = 0;
     this.pump();
   }
@@ -148,7 +159,7 @@ export class ParallelGzip extends Transform {
   }
 
   private startWorker(): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: WORKER_LIMITS });
+    const w = new Worker(WORKER_SOURCE, { eval: true });
     w.on('message', (m: Done) => {
       this.idle.push(w);
       this.onDone(m);
@@ -167,6 +178,7 @@ export class ParallelGzip extends Transform {
       this.destroy(new Error(`gzip worker failed: ${m.error}`));
       return;
     }
+    if (m.data && m.data.byteLength === this.blockSize) this.spare.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
     this.results.set(m.id, m);
     for (let r = this.results.get(this.nextOut); r; r = this.results.get(this.nextOut)) {
       this.results.delete(this.nextOut);
