@@ -6,6 +6,8 @@
 let
   system = builtins.currentSystem;
 
+  # The busybox derivation of bench/stack and test/fixtures/stack, with awk, xargs and gzip:
+  # each stack is copied elsewhere by the tests and bench, so none may import from outside its folder.
   busybox = derivation {
     name = "busybox";
     inherit system;
