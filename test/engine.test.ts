@@ -1,7 +1,7 @@
 // The layer engine end to end: real Nix builds the busybox fixture stack, real tar, umoci,
 // skopeo and chroot read what megapak wrote.
 import { createReadStream } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -136,6 +136,38 @@ describe('megapak build of the fixture stack', () => {
     expect(after.map((s) => s.ino)).toEqual(before.map((s) => s.ino));
     expect(after.filter((s, i) => s.mtimeMs > before[i]!.mtimeMs)).toHaveLength(after.length);
     expect((await readRecords(stack)).map((x) => x.digest)).toEqual(records.map((x) => x.digest));
+  });
+
+  it('a second build asks Nix once for the whole stack: one evaluation, no nix-build, one path-info', async () => {
+    // Wrappers in front of the real Nix tools log each call.
+    const bin = await tempDir('nix-log');
+    const log = join(bin, 'calls');
+    for (const tool of ['nix', 'nix-build', 'nix-instantiate', 'nix-store']) {
+      const real = (await sh(`command -v ${tool}`)).trim();
+      await writeFile(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> ${log}\nexec ${real} "$@"\n`, { mode: 0o755 });
+    }
+    const r = await megapakOk(['build', '--stack', stack, '--oci', join(out, 'oci-once')], { env: { ...env(), PATH: `${bin}:${process.env.PATH}` } });
+    expect(r.stdout).toMatch(/12 layers, 0 streamed/);
+    expect(r.stdout).toContain(manifestDigest);
+    const calls = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(calls.filter((c) => c.startsWith('nix-instantiate ')).length).toBe(1);
+    expect(calls.filter((c) => c.startsWith('nix-build ')).length).toBe(0);
+    expect(calls.filter((c) => / path-info /.test(c)).length).toBe(1);
+    await rm(bin, { recursive: true, force: true });
+  });
+
+  it('makes the same gzip bytes with 1 and 4 compression threads', async () => {
+    for (const [name, opt, envWorkers] of [
+      ['one', ['--gzip-workers', '1'], {}],
+      ['four', [], { MEGAPAK_GZIP_WORKERS: '4' }],
+    ] as const) {
+      const c = await tempDir(`cache-${name}`);
+      const r = await megapakOk(['build', '--stack', stack, '--oci', join(out, `oci-${name}`), ...opt], { env: { MEGAPAK_CACHE_DIR: c, ...envWorkers } });
+      expect(r.stdout).toMatch(/12 layers, 12 streamed/);
+      expect(r.stdout).toContain(manifestDigest);
+      for (const rec of records) expect((await readFile(join(c, 'blobs', 'sha256', rec.digest!.slice(7)))).equals(await readFile(blob(rec.digest!))), rec.name).toBe(true);
+      await rm(c, { recursive: true, force: true });
+    }
   });
 
   it('rebuilds byte for byte with an empty blob store', async () => {

@@ -8,16 +8,18 @@ import { buildReport, type Report } from '../report/report.ts';
 import { loadStack, type Stack } from '../stack/stack.ts';
 import { progressFor, type Progress } from '../util/progress.ts';
 import { REPO_ROOT } from '../util/repo-root.ts';
-import { cacheDir } from './settings.ts';
+import { cacheDir, gzipWorkersFrom } from './settings.ts';
 
 export interface Env {
   stack: Stack;
   blobs: BlobStore;
   progress: Progress;
+  /** gzip threads. */
+  workers: number;
 }
 
-export async function setup(stackDir: string | undefined): Promise<Env> {
-  return { stack: await loadStack(stackDir ?? REPO_ROOT), blobs: new BlobStore(cacheDir()), progress: progressFor() };
+export async function setup(stackDir: string | undefined, gzipWorkers?: string): Promise<Env> {
+  return { stack: await loadStack(stackDir ?? REPO_ROOT), blobs: new BlobStore(cacheDir()), progress: progressFor(), workers: gzipWorkersFrom(gzipWorkers) };
 }
 
 /** Every layer's dist/layer.json (read at this edge), or one line saying which layer to build first. */
@@ -38,7 +40,8 @@ export async function builtImage(stack: Stack, opts: LayerBuildOptions): Promise
   }
   if (!stale.length) return assembleImage(stack, records, opts);
   opts.progress.log(`not built (with ${opts.compression}) yet: ${stale.join(', ')}; building the stack first`);
-  return assembleImage(stack, (await buildAllLayers(stack, opts)).records, opts);
+  const built = await buildAllLayers(stack, opts);
+  return assembleImage(stack, built.records, opts, built.config);
 }
 
 export async function reportFor(records: LayerRecord[], blobs: BlobStore, top: number): Promise<Report> {

@@ -27,10 +27,16 @@ import { formatBytes } from '../util/bytes.ts';
 import { runProgram } from './boundary.ts';
 import { registerCacheCommand } from './cache.ts';
 import { allRecords, builtImage, reportFor, setup } from './common.ts';
-import { cacheDir, compressionFrom, pushTuning } from './settings.ts';
+import { cacheDir, compressionFrom, gzipWorkersFrom, pushTuning } from './settings.ts';
+import { MAX_GZIP_WORKERS } from '../util/parallel-gzip.ts';
 
 const stackOption = (dflt = 'the repository root') => new Option('--stack <dir>', `the stack folder: nix/pkgs.nix and layers/NN-name/layer.nix (default: ${dflt})`);
 const compressionOption = () => new Option('--compression <kind>', 'layer blob compression (default: $MEGAPAK_COMPRESSION, else gzip)').choices(COMPRESSIONS);
+const workersOption = () =>
+  new Option(
+    '--gzip-workers <n>',
+    `threads that gzip a blob (default: $MEGAPAK_GZIP_WORKERS, else the cores available, at most ${MAX_GZIP_WORKERS}); the bytes are the same for any number`,
+  );
 
 const program = new Command('megapak')
   .description('Build a container image as Nix-closure layers in which every store path ships exactly once.')
@@ -45,6 +51,7 @@ Environment:
   MEGAPAK_COMPRESSION  default for --compression; gzip pulls everywhere, zstd only with
                        Docker ≥ 23 / containerd ≥ 1.5 and podman (Docker 20.10 and older
                        fail with "archive/tar: invalid tar header")
+  MEGAPAK_GZIP_WORKERS default for --gzip-workers
   NIX_CONFIG           passed to Nix, e.g. 'substituters =' on a machine without network
 
 Exit codes: 0 done; 1 a build, push or check failed (the message names the layer, path or
@@ -58,13 +65,14 @@ program
   .option('--oci <dir>', 'write an OCI image layout here (default: <stack>/out/oci)')
   .option('--docker-archive <file>', 'also write a `docker load` archive')
   .addOption(compressionOption())
-  .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; compression?: string }) => {
+  .addOption(workersOption())
+  .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; compression?: string; gzipWorkers?: string }) => {
     const compression = compressionFrom(o.compression);
-    const env = await setup(o.stack);
+    const env = await setup(o.stack, o.gzipWorkers);
     requireNixTools();
     const started = performance.now();
-    const { records, streamed } = await buildAllLayers(env.stack, { compression, blobs: env.blobs, progress: env.progress });
-    const image = composeImage(await assembleImage(env.stack, records, env));
+    const { records, streamed, config } = await buildAllLayers(env.stack, { ...env, compression });
+    const image = composeImage(await assembleImage(env.stack, records, env, config));
     const oci = resolve(o.oci ?? resolve(env.stack.dir, 'out', 'oci'));
     await writeImageOutputs(image, (d) => env.blobs.blobPath(d), { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
     console.log(layerTable(records, new Set(streamed)));
@@ -78,8 +86,10 @@ program
   .description("build the layer whose folder is the working directory into its dist/layer.json (each layer package's `build`)")
   .addOption(stackOption('two folders up from the layer'))
   .addOption(compressionOption())
-  .action(async (o: { stack?: string; compression?: string }) => {
+  .addOption(workersOption())
+  .action(async (o: { stack?: string; compression?: string; gzipWorkers?: string }) => {
     const compression = compressionFrom(o.compression);
+    const workers = gzipWorkersFrom(o.gzipWorkers);
     const { stack, layer } = await findLayerAt(process.cwd(), o.stack);
     requireNixTools();
     const started = performance.now();
@@ -87,7 +97,7 @@ program
       await removeRecord(layer); // built on lower layers that are gone: must not be read above
       throw err;
     });
-    const r = await buildLayer(stack, layer, lower, { compression, blobs: new BlobStore(cacheDir()), progress: progressFor() });
+    const r = await buildLayer(stack, layer, lower, { compression, workers, blobs: new BlobStore(cacheDir()), progress: progressFor() });
     console.log(layerTable([r.record], new Set(r.streamed ? [layer.name] : [])));
     console.log(`${layer.name} done in ${((performance.now() - started) / 1000).toFixed(2)} s${r.streamed ? '' : ' (no tar streamed)'}`);
   });
@@ -98,8 +108,9 @@ program
   .addOption(stackOption())
   .option('--oci <dir>', 'write an OCI image layout here (default: <stack>/out/oci)')
   .option('--docker-archive <file>', 'also write a `docker load` archive')
-  .action(async (o: { stack?: string; oci?: string; dockerArchive?: string }) => {
-    const env = await setup(o.stack);
+  .addOption(workersOption())
+  .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; gzipWorkers?: string }) => {
+    const env = await setup(o.stack, o.gzipWorkers);
     const image = composeImage(await assembleImage(env.stack, await allRecords(env.stack, 'image'), env));
     const oci = resolve(o.oci ?? resolve(env.stack.dir, 'out', 'oci'));
     await writeImageOutputs(image, (d) => env.blobs.blobPath(d), { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
@@ -116,6 +127,7 @@ program
   .option('--plain-http', 'talk HTTP, not HTTPS (a registry on loopback)')
   .option('--tag <tag>', 'also tag the manifest with this (repeatable)', collect, [])
   .addOption(compressionOption())
+  .addOption(workersOption())
   .option('--concurrency <n>', 'blobs uploaded at once', (v) => positiveInt('--concurrency', v), 3)
   .option('--retries <n>', 'retries per request on 5xx and dropped connections', (v) => positiveInt('--retries', v, true), 5)
   .addHelpText(
@@ -131,13 +143,13 @@ zstd push prints one note saying so).
 MEGAPAK_PUSH_CHUNK_MB caps one upload request (default: a blob in one streamed PATCH);
 MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
   )
-  .action(async (refText: string, o: { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; concurrency: number; retries: number }) => {
+  .action(async (refText: string, o: { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; gzipWorkers?: string; concurrency: number; retries: number }) => {
     const ref = parseImageRef(refText);
     for (const t of o.tag) parseImageRef(`${ref.registry}/${ref.repository}:${t}`);
     const compression = compressionFrom(o.compression);
-    const env = await setup(o.stack);
+    const env = await setup(o.stack, o.gzipWorkers);
     requireNixTools();
-    const image = composeImage(await builtImage(env.stack, { compression, blobs: env.blobs, progress: env.progress }));
+    const image = composeImage(await builtImage(env.stack, { ...env, compression }));
     if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
     const summary = await pushImage(image, ref, {
       plainHttp: !!o.plainHttp,
@@ -158,12 +170,13 @@ program
   .description('stream the image into `docker load` (needs a reachable Docker daemon)')
   .addOption(stackOption())
   .addOption(compressionOption())
-  .action(async (o: { stack?: string; compression?: string }) => {
+  .addOption(workersOption())
+  .action(async (o: { stack?: string; compression?: string; gzipWorkers?: string }) => {
     const compression = compressionFrom(o.compression);
-    const env = await setup(o.stack);
+    const env = await setup(o.stack, o.gzipWorkers);
     await requireDockerDaemon();
     requireNixTools();
-    const image = composeImage(await builtImage(env.stack, { compression, blobs: env.blobs, progress: env.progress }));
+    const image = composeImage(await builtImage(env.stack, { ...env, compression }));
     console.log(await dockerLoad(image, (d) => env.blobs.blobPath(d)));
   });
 

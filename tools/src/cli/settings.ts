@@ -1,6 +1,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseCompression, type Compression } from '../model/compression.ts';
+import { UsageError } from '../util/errors.ts';
+import { defaultGzipWorkers, MAX_GZIP_WORKERS } from '../util/parallel-gzip.ts';
 
 // Every environment variable megapak reads, read here (the CLI) and passed down as options.
 
@@ -18,4 +20,13 @@ export function compressionFrom(option: string | undefined, env: NodeJS.ProcessE
 export function pushTuning(env: NodeJS.ProcessEnv = process.env): { chunkSize?: number; backoffMs: number } {
   const chunk = Number(env.MEGAPAK_PUSH_CHUNK_MB ?? 0) * 2 ** 20;
   return { chunkSize: chunk > 0 ? chunk : undefined, backoffMs: Number(env.MEGAPAK_RETRY_BACKOFF_MS ?? 500) };
+}
+
+/** `--gzip-workers` beats MEGAPAK_GZIP_WORKERS; default: the cores available (at most MAX_GZIP_WORKERS). Any count makes the same bytes. */
+export function gzipWorkersFrom(option: string | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  const text = option ?? env.MEGAPAK_GZIP_WORKERS;
+  if (text === undefined || text === '') return defaultGzipWorkers();
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`gzip workers must be a whole number ≥ 1, not '${text}' (--gzip-workers or MEGAPAK_GZIP_WORKERS)`);
+  return Math.min(n, MAX_GZIP_WORKERS);
 }

@@ -1,25 +1,24 @@
-import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { PassThrough, Transform, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Transform, type Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
 import { COMPRESSION, type Compression } from '../model/compression.ts';
 import type { BlobDigests } from '../model/vocabulary.ts';
-import { writeTo, type ByteSink } from '../util/write.ts';
+import type { ByteSink } from '../util/write.ts';
+import { ThreadedSha256 } from '../util/sha256-thread.ts';
 
 /** A pass-through that hashes and counts what flows by. */
-function hashing(hash: Hash, count: { n: number }): Transform {
+function hashing(hash: ThreadedSha256, count: { n: number }): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
       count.n += chunk.length;
-      cb(null, chunk);
+      hash.update(chunk).then(() => cb(null, chunk), cb);
     },
   });
 }
 
 /** Hash a file another process is still writing, until `finished()` and no bytes remain. */
-async function hashGrowingFile(file: string, finished: () => boolean, hash: Hash, count: { n: number }): Promise<void> {
+async function hashGrowingFile(file: string, finished: () => boolean, hash: ThreadedSha256, count: { n: number }): Promise<void> {
   const fh = await open(file, 'r');
   const buf = Buffer.allocUnsafe(4 << 20);
   try {
@@ -27,7 +26,7 @@ async function hashGrowingFile(file: string, finished: () => boolean, hash: Hash
       const wasFinished = finished();
       const { bytesRead } = await fh.read(buf, 0, buf.length, count.n);
       if (bytesRead > 0) {
-        hash.update(buf.subarray(0, bytesRead));
+        await hash.update(buf.subarray(0, bytesRead));
         count.n += bytesRead;
       } else if (wasFinished) return;
       else await new Promise((r) => setTimeout(r, 2));
@@ -41,10 +40,10 @@ async function hashGrowingFile(file: string, finished: () => boolean, hash: Hash
  * Stream what `produce` writes through hashing and compression into `file`, computing the
  * diffID and blob digest on the way: the store is read exactly once.
  */
-export async function writeBlob(file: string, compression: Compression, produce: (sink: ByteSink) => Promise<void>): Promise<BlobDigests> {
-  const diffHash = createHash('sha256');
+export async function writeBlob(file: string, compression: Compression, produce: (sink: ByteSink) => Promise<void>, o: { workers: number }): Promise<BlobDigests> {
+  const diffHash = new ThreadedSha256();
   const diff = { n: 0 };
-  const blobHash = createHash('sha256');
+  const blobHash = new ThreadedSha256();
   const blob = { n: 0 };
   let input: Writable;
   let done: Promise<unknown>;
@@ -53,28 +52,27 @@ export async function writeBlob(file: string, compression: Compression, produce:
   if (c.kind === 'process') {
     const fh = await open(file, 'w');
     const z = c.spawnInto(fh.fd);
-    const pass = new PassThrough({ highWaterMark: 4 << 20 });
-    input = pass;
+    input = z.stdin;
     cleanup.push(() => z.child.kill('SIGKILL'));
     // The blob's digest is taken by reading the file behind the compressor as it grows (from
     // the page cache), so hashing overlaps compression instead of following it.
     let exited = false;
-    const compressed = Promise.all([pipeline(pass, z.stdin), z.exited]).finally(() => {
+    const compressed = Promise.all([finished(z.stdin), z.exited]).finally(() => {
       exited = true;
       return fh.close();
     });
     done = Promise.all([compressed, hashGrowingFile(file, () => exited, blobHash, blob)]);
   } else {
     const out = createWriteStream(file, { highWaterMark: 4 << 20 });
-    const counter = hashing(blobHash, blob);
     cleanup.push(() => out.destroy());
     if (c.kind === 'none') {
-      input = counter;
-      done = pipeline(counter, out);
+      // The blob is the tar: its digest is the diffID, so the bytes are hashed once, not twice.
+      input = out;
+      done = finished(out);
     } else {
-      const t = c.make();
+      const t = c.make(o);
       input = t;
-      done = pipeline(t, counter, out);
+      done = pipeline(t, hashing(blobHash, blob), out);
     }
   }
   // Surface a failure of the pipeline while we are still producing, not only at the end.
@@ -84,9 +82,10 @@ export async function writeBlob(file: string, compression: Compression, produce:
     await produce({
       async write(chunk) {
         if (failure) throw failure;
-        diffHash.update(chunk);
         diff.n += chunk.length;
-        await writeTo(input, chunk);
+        await diffHash.update(chunk);
+        // Resolve only once the stream is done with the chunk (the tar writer reuses its buffer).
+        await new Promise<void>((resolve, reject) => input.write(chunk, (e) => (e ? reject(e) : resolve())));
       },
     });
     input.end();
@@ -97,5 +96,7 @@ export async function writeBlob(file: string, compression: Compression, produce:
     await done.catch(() => {});
     throw failure ?? err;
   }
-  return { diffId: `sha256:${diffHash.digest('hex')}`, diffSize: diff.n, digest: `sha256:${blobHash.digest('hex')}`, size: blob.n };
+  const diffId = `sha256:${await diffHash.digest()}`;
+  if (c.kind === 'none') return { diffId, diffSize: diff.n, digest: diffId, size: diff.n };
+  return { diffId, diffSize: diff.n, digest: `sha256:${await blobHash.digest()}`, size: blob.n };
 }

@@ -10,9 +10,16 @@ import { byteOrder } from '../util/bytes.ts';
  */
 export const TAR_FORMAT = 'megapak-tar-v1';
 
-/** Identifies the layer's content: same store paths with the same NAR hashes, same tar. */
+/**
+ * The blob format version: bump it whenever a compressor's bytes change (model/compression.ts),
+ * so blob-store entries and recorded digests made the old way are never reused or expected.
+ * v2: gzip blobs are deflated in parallel 1 MiB blocks (util/parallel-gzip.ts), one member.
+ */
+export const BLOB_FORMAT = 'megapak-blobs-v2';
+
+/** Identifies the layer's content: same store paths with the same NAR hashes, same tar, same blob format. */
 export function contentKey(delta: Pick<StorePathInfo, 'path' | 'narHash'>[]): string {
-  const h = createHash('sha256').update(`${TAR_FORMAT}\n`);
+  const h = createHash('sha256').update(`${TAR_FORMAT}\n${BLOB_FORMAT}\n`);
   for (const p of [...delta].sort((a, b) => byteOrder(a.path, b.path))) h.update(`${p.path} ${p.narHash}\n`);
   return `sha256:${h.digest('hex')}`;
 }

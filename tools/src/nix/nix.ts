@@ -50,6 +50,82 @@ export async function buildLayerRoots(stackDir: string, layerFile: string, layer
   ].sort();
 }
 
+// Every layer's roots from one evaluation of the stack: `megapak build` asks Nix once for the
+// whole stack instead of once per layer (twelve evaluations of the same package set). Each
+// layer's shape is checked as in LAYER_EXPR, with the same messages.
+const STACK_PRELUDE = `
+{ stackDir, layersJson }:
+let
+  raw = import (stackDir + "/nix/pkgs.nix");
+  pkgs = if builtins.isFunction raw then raw { } else raw;
+  isDrv = r: builtins.isAttrs r && (r.type or null) == "derivation";
+  rootsOf = l:
+    let roots = (import l.file) { inherit pkgs; }; in
+    if !(builtins.isList roots) then throw "\${l.name}: layer.nix must return a list of derivations"
+    else if !(builtins.all isDrv roots) then throw "\${l.name}: layer.nix returned an item that is not a derivation"
+    else roots;
+  layers = builtins.fromJSON layersJson;
+in`;
+
+export interface LayerFile {
+  name: string;
+  layerFile: string;
+}
+
+const stackArgs = (stackDir: string, layers: LayerFile[]) => [
+  '--argstr',
+  'stackDir',
+  stackDir,
+  '--argstr',
+  'layersJson',
+  JSON.stringify(layers.map((l) => ({ name: l.name, file: l.layerFile }))),
+];
+
+export interface StackEval {
+  /** Each layer's root output paths (sorted, unique). */
+  roots: string[][];
+  /** nix/config.nix evaluated (see evalImageConfig), or null when the stack has none. */
+  config: Record<string, unknown> | null;
+}
+
+/** Every layer's roots and the image config from one evaluation, without building. */
+export async function evalStack(stackDir: string, layers: LayerFile[]): Promise<StackEval> {
+  const expr = `${STACK_PRELUDE} {
+    roots = map (l: map (r: r.outPath) (rootsOf l)) layers;
+    config = let f = stackDir + "/nix/config.nix"; in if builtins.pathExists f then import f { inherit pkgs; } else null;
+  }`;
+  const r = await execCapture('nix-instantiate', ['--eval', '--strict', '--json', ...stackArgs(stackDir, layers), '-E', expr]);
+  if (r.code !== 0) throw new MegapakError(`evaluating the stack failed:\n${tail(r.stderr)}`);
+  const out = JSON.parse(r.stdout) as StackEval;
+  return { roots: out.roots.map((roots) => [...new Set(roots)].sort()), config: out.config };
+}
+
+/** Build every layer's roots with one nix-build. */
+export async function buildStackRoots(stackDir: string, layers: LayerFile[]): Promise<void> {
+  const r = await execCapture('nix-build', ['--no-out-link', ...stackArgs(stackDir, layers), '-E', `${STACK_PRELUDE} builtins.concatLists (map rootsOf layers)`]);
+  if (r.code !== 0) throw new MegapakError(`building the stack's layers failed:\n${tail(r.stderr)}`);
+}
+
+/** The closure of each set of roots, from one `nix path-info` query over all of them. */
+export async function queryClosures(rootSets: string[][], what: string): Promise<StorePathInfo[][]> {
+  const all = await queryClosure([...new Set(rootSets.flat())], what);
+  const byPath = new Map(all.map((p) => [p.path, p]));
+  return rootSets.map((roots) => {
+    const seen = new Set<string>();
+    const todo = [...roots];
+    while (todo.length) {
+      const p = todo.pop()!;
+      if (seen.has(p)) continue;
+      seen.add(p);
+      const info = byPath.get(p);
+      if (!info) throw new MegapakError(`${what}: nix path-info did not list ${p}`);
+      for (const ref of info.references) if (!seen.has(ref)) todo.push(ref);
+    }
+    // The same order as queryClosure's (that of `all`).
+    return all.filter((p) => seen.has(p.path));
+  });
+}
+
 /** The closure of `paths` with narHash, narSize and references of every member. */
 export async function queryClosure(paths: string[], what: string): Promise<StorePathInfo[]> {
   if (paths.length === 0) return [];

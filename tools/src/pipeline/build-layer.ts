@@ -14,10 +14,15 @@ import { MegapakError } from '../util/errors.ts';
 import type { Progress } from '../util/progress.ts';
 import { readRecord, removeRecord, writeRecord } from './layer-record.ts';
 
-export interface LayerBuildOptions {
+export interface LayerBuildOptions extends BlobMakingOptions {
   compression: Compression;
+}
+
+export interface BlobMakingOptions {
   blobs: BlobStore;
   progress: Progress;
+  /** Compression threads (gzip); the blob's bytes do not depend on it. */
+  workers: number;
 }
 
 export interface LayerBuildResult {
@@ -43,7 +48,7 @@ export interface BlobContent {
  * `expectedDigest`, when given, is a digest recorded earlier (e.g. restored from a remote
  * cache): a blob made again must match it.
  */
-export async function ensureBlob(c: BlobContent, opts: { blobs: BlobStore; progress: Progress; expectedDigest?: string }): Promise<{ entry: BlobEntry; streamed: boolean }> {
+export async function ensureBlob(c: BlobContent, opts: BlobMakingOptions & { expectedDigest?: string }): Promise<{ entry: BlobEntry; streamed: boolean }> {
   const hit = await opts.blobs.lookup(c.contentKey, c.compression);
   if (hit && (!opts.expectedDigest || hit.digest === opts.expectedDigest)) return { entry: hit, streamed: false };
   const absent = c.paths.filter((p) => !existsSync(p.path));
@@ -55,13 +60,17 @@ export async function ensureBlob(c: BlobContent, opts: { blobs: BlobStore; progr
   const total = c.paths.reduce((s, p) => s + p.narSize, 0);
   const entry = await opts.blobs.put(c.contentKey, c.compression, async (tmp) => {
     opts.progress.streamStart(c.what, total);
-    const d = await writeBlob(tmp, c.compression, (sink) =>
-      writeLayerTar(
-        c.storeDir,
-        c.paths.map((p) => p.path),
-        sink,
-        (n) => opts.progress.streamBytes(n),
-      ),
+    const d = await writeBlob(
+      tmp,
+      c.compression,
+      (sink) =>
+        writeLayerTar(
+          c.storeDir,
+          c.paths.map((p) => p.path),
+          sink,
+          (n) => opts.progress.streamBytes(n),
+        ),
+      opts,
     );
     opts.progress.streamEnd(c.what, d.size);
     if (opts.expectedDigest && d.digest !== opts.expectedDigest)
@@ -74,16 +83,27 @@ export async function ensureBlob(c: BlobContent, opts: { blobs: BlobStore; progr
   return { entry, streamed: true };
 }
 
+/** A layer's built roots and their closure, when the whole stack was resolved at once (pipeline/build-stack.ts). */
+export interface ResolvedLayer {
+  roots: string[];
+  closure: StorePathInfo[];
+}
+
 /**
  * Build one layer on top of the records of the layers below it (in memory): roots → closure
  * → delta → blob → record, which is also written to dist/layer.json for Turborepo and for
  * `megapak image`.
  */
-export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerRecord[], opts: LayerBuildOptions): Promise<LayerBuildResult> {
+export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerRecord[], opts: LayerBuildOptions, resolved?: ResolvedLayer): Promise<LayerBuildResult> {
   try {
-    opts.progress.step(layer.name, 'evaluating and building roots');
-    const roots = await buildLayerRoots(stack.dir, layer.layerFile, layer.name);
-    const closure = await queryClosure(roots, layer.name);
+    let roots: string[];
+    let closure: StorePathInfo[];
+    if (resolved) ({ roots, closure } = resolved);
+    else {
+      opts.progress.step(layer.name, 'evaluating and building roots');
+      roots = await buildLayerRoots(stack.dir, layer.layerFile, layer.name);
+      closure = await queryClosure(roots, layer.name);
+    }
     const shipped = shippedBy(lower);
     const delta = planDelta(closure, shipped);
     const key = contentKey(delta);

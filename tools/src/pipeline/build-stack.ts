@@ -1,18 +1,39 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { evalImageConfig } from '../nix/nix.ts';
+import { buildStackRoots, evalImageConfig, evalStack, queryClosures } from '../nix/nix.ts';
 import { layerCountWarning } from '../plan/warnings.ts';
-import type { BlobStore } from '../layer/blob-store.ts';
 import { imageLayerOf, type ImageSpec, type LayerRecord } from '../model/vocabulary.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { Progress } from '../util/progress.ts';
-import { buildLayer, ensureBlob, type LayerBuildOptions } from './build-layer.ts';
+import { buildLayer, ensureBlob, type BlobMakingOptions, type LayerBuildOptions, type ResolvedLayer } from './build-layer.ts';
 import { checkConfigPaths, mergeConfig } from './image-config.ts';
 
 export interface StackBuildResult {
   records: LayerRecord[];
+  /** nix/config.nix as evaluated with the layers (undefined: not evaluated yet; null: the stack has none). */
+  config?: Record<string, unknown> | null;
   /** Names of the layers whose tar was streamed (not answered by the blob store). */
   streamed: string[];
+}
+
+/**
+ * Every layer's roots, built, and their closures from one evaluation, at most one nix-build
+ * (only when a root is missing) and one path-info query for the whole stack. Null when any of
+ * that fails: the layers are then built one by one, and the first that fails says which and why.
+ */
+async function resolveStack(stack: Stack, progress: Progress): Promise<{ layers: ResolvedLayer[]; config: Record<string, unknown> | null } | null> {
+  try {
+    progress.step('stack', "evaluating every layer's roots");
+    const { roots, config } = await evalStack(stack.dir, stack.layers);
+    if (roots.flat().some((p) => !existsSync(p))) {
+      progress.step('stack', "building every layer's roots");
+      await buildStackRoots(stack.dir, stack.layers);
+    }
+    const closures = await queryClosures(roots, 'stack');
+    return { layers: roots.map((r, i) => ({ roots: r, closure: closures[i]! })), config };
+  } catch {
+    return null;
+  }
 }
 
 /** Build every layer of the stack in order, each on the records of the ones below (what `megapak build` does without Turborepo). */
@@ -20,12 +41,13 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Pro
   const records: LayerRecord[] = [];
   const streamed: string[] = [];
   for (const w of layerCountWarning(stack.layers.length)) opts.progress.log(`warning: ${w}`);
-  for (const layer of stack.layers) {
-    const r = await buildLayer(stack, layer, records, opts);
+  const resolved = await resolveStack(stack, opts.progress);
+  for (const [i, layer] of stack.layers.entries()) {
+    const r = await buildLayer(stack, layer, records, opts, resolved?.layers[i]);
     records.push(r.record);
     if (r.streamed) streamed.push(layer.name);
   }
-  return { records, streamed };
+  return { records, streamed, config: resolved?.config };
 }
 
 /**
@@ -33,14 +55,14 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Pro
  * store (a record restored from a remote cache, say) is made again from the store and checked
  * against its recorded digest; nix/config.nix, when the stack has one, is merged into the config.
  */
-export async function assembleImage(stack: Stack, records: LayerRecord[], opts: { blobs: BlobStore; progress: Progress }): Promise<ImageSpec> {
+export async function assembleImage(stack: Stack, records: LayerRecord[], opts: BlobMakingOptions, config?: Record<string, unknown> | null): Promise<ImageSpec> {
   for (const r of records) {
     if (r.empty || (await opts.blobs.hasBlob(r.digest, r.size))) continue;
     await ensureBlob({ what: r.name, storeDir: r.storeDir, paths: r.paths, contentKey: r.contentKey, compression: r.compression }, { ...opts, expectedDigest: r.digest });
   }
   let meta = stack.meta;
-  if (existsSync(join(stack.dir, 'nix', 'config.nix'))) {
-    meta = mergeConfig(stack.meta, await evalImageConfig(stack.dir));
+  if (config !== null && existsSync(join(stack.dir, 'nix', 'config.nix'))) {
+    meta = mergeConfig(stack.meta, config ?? (await evalImageConfig(stack.dir)));
     const shipped = new Set(records.flatMap((r) => r.paths.map((p) => p.path)));
     checkConfigPaths(meta.config ?? {}, records[0]?.storeDir ?? '/nix/store', shipped);
   }
