@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { trackTemp, untrackTemp } from './temp-files.ts';
 
@@ -32,9 +32,17 @@ export async function withTempFile<T>(target: string | ((result: T) => string | 
   }
 }
 
-/** Write a whole file atomically. */
+/** The file's bytes, or undefined when it can't be read (absent, say). */
+const bytesOf = (p: string) => readFile(p).catch(() => undefined);
+
+/**
+ * Write a whole file atomically; a file that already holds exactly these bytes is left alone
+ * (a no-change build rewrites every record and the OCI layout's small files otherwise).
+ */
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  await withTempFile(target, (tmp) => writeFile(tmp, data));
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  if ((await bytesOf(target))?.equals(bytes)) return;
+  await withTempFile(target, (tmp) => writeFile(tmp, bytes));
 }
 
 export async function writeJsonAtomic(target: string, value: unknown): Promise<void> {
