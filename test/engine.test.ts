@@ -9,7 +9,7 @@ import * as tar from 'tar-stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { megapakOk, run } from './helpers/cli.ts';
 import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
-import type { LayerRecord } from '../tools/src/layer/layer-record.ts';
+import type { LayerRecord } from '../tools/src/model/vocabulary.ts';
 
 interface Header {
   name: string;

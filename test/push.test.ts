@@ -2,7 +2,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LayerRecord } from '../tools/src/layer/layer-record.ts';
+import type { LayerRecord } from '../tools/src/model/vocabulary.ts';
 import { megapak, megapakOk, run } from './helpers/cli.ts';
 import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
 import { startRegistry, startTokenService, type Registry } from './helpers/registry.ts';

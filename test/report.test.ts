@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { LayerRecord } from '../tools/src/layer/layer-record.ts';
+import type { LayerRecord } from '../tools/src/model/vocabulary.ts';
 import type { Report } from '../tools/src/report/report.ts';
 import { megapak, megapakOk, run } from './helpers/cli.ts';
 import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';

@@ -2,7 +2,7 @@
 import { readFile, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { LayerRecord } from '../tools/src/layer/layer-record.ts';
+import type { LayerRecord } from '../tools/src/model/vocabulary.ts';
 import { REPO, run } from './helpers/cli.ts';
 import { readRecords, tempDir } from './helpers/fixture.ts';
 import { commitAll, makeFixtureWorkspace, turboBuild } from './helpers/workspace.ts';

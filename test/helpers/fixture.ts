@@ -2,7 +2,7 @@ import { cp, mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './cli.ts';
-import { layerRecordSchema, type LayerRecord } from '../../tools/src/layer/layer-record.ts';
+import { layerRecordSchema, type LayerRecord } from '../../tools/src/model/vocabulary.ts';
 
 export const FIXTURE_STACK = join(REPO, 'test', 'fixtures', 'stack');
 

@@ -1,22 +1,29 @@
 #!/usr/bin/env node
-import { Command, CommanderError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
-import { assembleImage, buildAllLayers, builtImage, writeImageOutputs } from '../build/build-stack.ts';
-import { buildLayer } from '../layer/build-layer.ts';
-import { COMPRESSIONS } from '../layer/compression.ts';
+import { BlobStore } from '../layer/blob-store.ts';
+import { COMPRESSIONS } from '../model/compression.ts';
 import { requireNixTools } from '../nix/nix.ts';
-import { findLayerAt } from '../stack/stack.ts';
-import { MegapakError, UsageError } from '../util/errors.ts';
+import { composeImage } from '../oci/image.ts';
+import { dockerLoad, requireDockerDaemon } from '../oci/docker-load.ts';
+import { writeImageOutputs } from '../oci/image-outputs.ts';
+import { assembleImage, buildAllLayers } from '../pipeline/build-stack.ts';
+import { buildLayer } from '../pipeline/build-layer.ts';
+import { removeRecord, requireRecord } from '../pipeline/layer-record.ts';
+import { findCredentials } from '../registry/credentials.ts';
 import { parseImageRef } from '../registry/reference.ts';
 import { pushImage, summaryLine } from '../registry/push.ts';
 import { pushProgressFor } from '../registry/push-progress.ts';
-import { dockerLoad, requireDockerDaemon } from '../oci/docker-load.ts';
-import { BlobStore } from '../layer/blob-store.ts';
-import { progressFor } from '../util/progress.ts';
-import { allRecords, compressionFrom, layerTable, reportFor, reportText, setup } from './common.ts';
 import { renderHtml } from '../report/html.ts';
+import { layerTable, reportText } from '../report/text.ts';
 import { why } from '../report/why.ts';
+import { findLayerAt } from '../stack/stack.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
+import { MegapakError, UsageError } from '../util/errors.ts';
+import { progressFor } from '../util/progress.ts';
+import { runProgram } from './boundary.ts';
+import { allRecords, builtImage, reportFor, setup } from './common.ts';
+import { cacheDir, compressionFrom, pushTuning } from './settings.ts';
 
 const stackOption = (dflt = 'the repository root') =>
   new Option('--stack <dir>', `the stack folder: nix/pkgs.nix and layers/NN-name/layer.nix (default: ${dflt})`);
@@ -53,9 +60,9 @@ program
     requireNixTools();
     const started = performance.now();
     const { records, streamed } = await buildAllLayers(env.stack, { compression, blobs: env.blobs, progress: env.progress });
-    const image = await assembleImage(env.stack, env);
+    const image = composeImage(await assembleImage(env.stack, records, env));
     const oci = resolve(o.oci ?? resolve(env.stack.dir, 'out', 'oci'));
-    await writeImageOutputs(image, env.blobs, { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
+    await writeImageOutputs(image, (d) => env.blobs.blobPath(d), { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
     console.log(layerTable(records, new Set(streamed)));
     console.log(`image ${image.ref.name}:${image.ref.tag} ${image.manifestDescriptor.digest}`);
     console.log(`oci layout: ${oci}${o.dockerArchive ? `\ndocker archive: ${resolve(o.dockerArchive)}` : ''}`);
@@ -72,7 +79,11 @@ program
     const { stack, layer } = await findLayerAt(process.cwd(), o.stack);
     requireNixTools();
     const started = performance.now();
-    const r = await buildLayer(stack, layer, { compression, blobs: new BlobStore(), progress: progressFor() });
+    const lower = await Promise.all(stack.layers.filter((l) => l.index < layer.index).map((l) => requireRecord(l, layer.name))).catch(async (err) => {
+      await removeRecord(layer); // built on lower layers that are gone: must not be read above
+      throw err;
+    });
+    const r = await buildLayer(stack, layer, lower, { compression, blobs: new BlobStore(cacheDir()), progress: progressFor() });
     console.log(layerTable([r.record], new Set(r.streamed ? [layer.name] : [])));
     console.log(`${layer.name} done in ${((performance.now() - started) / 1000).toFixed(2)} s${r.streamed ? '' : ' (no tar streamed)'}`);
   });
@@ -85,9 +96,9 @@ program
   .option('--docker-archive <file>', 'also write a `docker load` archive')
   .action(async (o: { stack?: string; oci?: string; dockerArchive?: string }) => {
     const env = await setup(o.stack);
-    const image = await assembleImage(env.stack, env);
+    const image = composeImage(await assembleImage(env.stack, await allRecords(env.stack, 'image'), env));
     const oci = resolve(o.oci ?? resolve(env.stack.dir, 'out', 'oci'));
-    await writeImageOutputs(image, env.blobs, { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
+    await writeImageOutputs(image, (d) => env.blobs.blobPath(d), { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
     console.log(`image ${image.ref.name}:${image.ref.tag} ${image.manifestDescriptor.digest}\noci layout: ${oci}`);
   });
 
@@ -118,13 +129,14 @@ MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
     const compression = compressionFrom(o.compression);
     const env = await setup(o.stack);
     requireNixTools();
-    const image = await builtImage(env.stack, { compression, blobs: env.blobs, progress: env.progress });
+    const image = composeImage(await builtImage(env.stack, { compression, blobs: env.blobs, progress: env.progress }));
     const summary = await pushImage(image, ref, {
       plainHttp: !!o.plainHttp,
       tags: o.tag,
       concurrency: o.concurrency,
       retries: o.retries,
-      backoffMs: Number(process.env.MEGAPAK_RETRY_BACKOFF_MS ?? 500),
+      ...pushTuning(),
+      credentials: await findCredentials(ref.registry, process.env),
       cacheDir: env.blobs.root,
       blobPathOf: (d) => env.blobs.blobPath(d),
       progress: pushProgressFor(),
@@ -142,7 +154,7 @@ program
     const env = await setup(o.stack);
     await requireDockerDaemon();
     requireNixTools();
-    const image = await builtImage(env.stack, { compression, blobs: env.blobs, progress: env.progress });
+    const image = composeImage(await builtImage(env.stack, { compression, blobs: env.blobs, progress: env.progress }));
     console.log(await dockerLoad(image, (d) => env.blobs.blobPath(d)));
   });
 
@@ -189,13 +201,4 @@ function positiveInt(flag: string, v: string, allowZero = false): number {
   return n;
 }
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
-  if (err instanceof MegapakError) {
-    console.error(`megapak: ${err.message}`);
-    process.exit(err.exitCode);
-  }
-  throw err;
-}
+await runProgram(program, 'megapak');

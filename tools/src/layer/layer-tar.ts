@@ -1,11 +1,8 @@
 import { open } from 'node:fs/promises';
 import { MegapakError } from '../util/errors.ts';
+import type { ByteSink } from '../util/write.ts';
 import { END_OF_ARCHIVE, encodeHeader, padding, type TarEntry } from './tar-header.ts';
 import { walkStorePath } from './store-walk.ts';
-
-export interface ByteSink {
-  write(chunk: Buffer): Promise<void>;
-}
 
 const READ_CHUNK = 4 << 20;
 const BATCH = 1 << 20;

@@ -1,6 +1,7 @@
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { byteOrder } from '../plan/delta.ts';
+import { byteOrder } from '../util/bytes.ts';
+import { MegapakError } from '../util/errors.ts';
 import type { TarEntry } from './tar-header.ts';
 
 export interface WalkEntry extends TarEntry {
@@ -22,7 +23,7 @@ export async function walkStorePath(abs: string, name: string): Promise<WalkEntr
     else if (st.isDirectory()) {
       out.push({ abs: p, name: n, type: 'dir', mode, size: 0 });
       for (const child of await readdir(p)) await visit(join(p, child), `${n}/${child}`);
-    } else throw new Error(`${p}: not a file, directory or symlink; the Nix store holds nothing else`);
+    } else throw new MegapakError(`${p}: not a file, directory or symlink; the Nix store holds nothing else`);
   }
   await visit(abs, name);
   return out.sort((a, b) => byteOrder(a.name, b.name));

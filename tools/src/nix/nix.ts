@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { MegapakError } from '../util/errors.ts';
+import { MegapakError, MissingToolError } from '../util/errors.ts';
 import { execCapture } from '../util/exec.ts';
 import { parsePathInfoJson, type StorePathInfo } from './path-info.ts';
 
@@ -49,7 +49,7 @@ export async function queryClosure(paths: string[], what: string): Promise<Store
 export function requireNixTools(path = process.env.PATH ?? ''): void {
   for (const tool of ['nix-build', 'nix']) {
     const found = path.split(':').some((dir) => dir && existsSync(join(dir, tool)));
-    if (!found) throw new MegapakError(`'${tool}' was not found on PATH; install it (Debian: apt-get install -y nix-bin)`, 2);
+    if (!found) throw new MissingToolError(tool, 'nix-bin');
   }
 }
 
@@ -67,5 +67,9 @@ in
 export async function evalImageConfig(stackDir: string): Promise<Record<string, unknown>> {
   const r = await execCapture('nix-instantiate', ['--eval', '--strict', '--json', '--argstr', 'stackDir', stackDir, '-E', CONFIG_EXPR]);
   if (r.code !== 0) throw new MegapakError(`image config: evaluating ${stackDir}/nix/config.nix failed:\n${tail(r.stderr)}`);
-  return JSON.parse(r.stdout) as Record<string, unknown>;
+  try {
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  } catch {
+    throw new MegapakError(`image config: ${stackDir}/nix/config.nix did not evaluate to JSON`);
+  }
 }

@@ -1,24 +1,10 @@
-import { spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
-import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import type { LayerRecord } from '../layer/layer-record.ts';
-import type { ByteSink } from '../layer/layer-tar.ts';
-import { MegapakError } from '../util/errors.ts';
+import { COMPRESSION } from '../model/compression.ts';
 import { END_OF_ARCHIVE, encodeHeader, padding } from '../layer/tar-header.ts';
+import { MegapakError } from '../util/errors.ts';
+import type { ByteSink } from '../util/write.ts';
 import type { ImageParts } from './image.ts';
 
 const hex = (d: string) => d.replace(/^sha256:/, '');
-
-/** The uncompressed layer tar, decompressing the stored blob on the fly. */
-function uncompressedLayer(record: LayerRecord, blobPath: string): Readable {
-  const blob = createReadStream(blobPath, { highWaterMark: 4 << 20 });
-  if (record.compression === 'none') return blob;
-  if (record.compression === 'gzip') return blob.pipe(createGunzip());
-  const z = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  blob.pipe(z.stdin);
-  return z.stdout;
-}
 
 async function entry(sink: ByteSink, name: string, data: Buffer): Promise<void> {
   await sink.write(encodeHeader({ name, type: 'file', mode: 0o644, size: data.length }));
@@ -33,19 +19,20 @@ async function entry(sink: ByteSink, name: string, data: Buffer): Promise<void> 
 export async function writeDockerArchive(image: ImageParts, blobPathOf: (digest: string) => string, sink: ByteSink): Promise<void> {
   const configName = `${hex(image.configDescriptor.digest)}.json`;
   const layerNames: string[] = [];
-  for (const { record } of image.layers) {
-    const dir = hex(record.diffId!);
+  for (const { layer } of image.layers) {
+    const { blob } = layer;
+    const dir = hex(blob.diffId);
     const name = `${dir}/layer.tar`;
     layerNames.push(name);
     await sink.write(encodeHeader({ name: dir, type: 'dir', mode: 0o755, size: 0 }));
-    await sink.write(encodeHeader({ name, type: 'file', mode: 0o644, size: record.diffSize! }));
+    await sink.write(encodeHeader({ name, type: 'file', mode: 0o644, size: blob.diffSize }));
     let written = 0;
-    for await (const chunk of uncompressedLayer(record, blobPathOf(record.digest!))) {
+    for await (const chunk of COMPRESSION[blob.compression].decompress(blobPathOf(blob.digest))) {
       written += (chunk as Buffer).length;
       await sink.write(chunk as Buffer);
     }
-    if (written !== record.diffSize)
-      throw new MegapakError(`${record.name}: blob ${record.digest} holds ${written} tar bytes, its record says ${record.diffSize}`);
+    if (written !== blob.diffSize)
+      throw new MegapakError(`${layer.name}: blob ${blob.digest} holds ${written} tar bytes, its record says ${blob.diffSize}`);
     await sink.write(Buffer.alloc(padding(written)));
   }
   await entry(sink, configName, image.config);

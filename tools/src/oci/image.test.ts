@@ -1,29 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import type { LayerRecord } from '../layer/layer-record.ts';
+import type { ImageLayer } from '../model/vocabulary.ts';
 import { composeImage, sha256Digest } from './image.ts';
 
-const record = (name: string, empty: boolean): LayerRecord => ({
+const layer = (name: string, empty: boolean): ImageLayer => ({
   name,
   version: '1.3.0',
-  index: 1,
-  storeDir: '/nix/store',
-  roots: [],
-  paths: empty ? [] : [{ path: '/nix/store/x', narHash: 'sha256-x', narSize: 1, references: [] }],
+  pathCount: empty ? 0 : 1,
   narSize: empty ? 0 : 1,
-  contentKey: 'sha256:00',
-  empty,
-  compression: 'gzip',
-  mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  diffId: empty ? null : `sha256:${'1'.repeat(64)}`,
-  diffSize: empty ? null : 1024,
-  digest: empty ? null : `sha256:${'2'.repeat(64)}`,
-  size: empty ? null : 100,
-  warnings: [],
+  blob: empty
+    ? null
+    : { diffId: `sha256:${'1'.repeat(64)}`, diffSize: 1024, digest: `sha256:${'2'.repeat(64)}`, size: 100, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', compression: 'gzip' },
 });
 
 describe('composeImage', () => {
   it('marks an empty layer in history and ships no blob for it', () => {
-    const img = composeImage({ name: 'x', tag: 't' }, [record('layer-01', false), record('layer-02', true)]);
+    const img = composeImage({ meta: { name: 'x', tag: 't' }, layers: [layer('layer-01', false), layer('layer-02', true)] });
     const config = JSON.parse(img.config.toString());
     expect(config.rootfs.diff_ids).toHaveLength(1);
     expect(config.history).toEqual([
@@ -39,8 +30,8 @@ describe('composeImage', () => {
   });
 
   it('is deterministic, and `created` changes the digest only when set', () => {
-    const rs = [record('layer-01', false)];
-    expect(composeImage({}, rs).manifestDescriptor.digest).toBe(composeImage({}, rs).manifestDescriptor.digest);
-    expect(composeImage({ created: '2026-01-01T00:00:00Z' }, rs).manifestDescriptor.digest).not.toBe(composeImage({}, rs).manifestDescriptor.digest);
+    const layers = [layer('layer-01', false)];
+    expect(composeImage({ meta: {}, layers }).manifestDescriptor.digest).toBe(composeImage({ meta: {}, layers }).manifestDescriptor.digest);
+    expect(composeImage({ meta: { created: '2026-01-01T00:00:00Z' }, layers }).manifestDescriptor.digest).not.toBe(composeImage({ meta: {}, layers }).manifestDescriptor.digest);
   });
 });

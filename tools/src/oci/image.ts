@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { LayerRecord } from '../layer/layer-record.ts';
-import type { StackJson } from '../stack/stack.ts';
+import type { Descriptor, ImageLayer, ImageSpec, LayerBlob } from '../model/vocabulary.ts';
+
+export type { Descriptor };
 
 export const MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 export const CONFIG_MEDIA_TYPE = 'application/vnd.oci.image.config.v1+json';
@@ -11,13 +12,6 @@ export const ANNOTATION_LAYER_VERSION = 'io.megapak.layer.version';
 export const DEFAULT_CREATED = '1970-01-01T00:00:01Z';
 const DEFAULT_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
 
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-}
-
 export interface ImageParts {
   /** `name:tag` of the image. */
   ref: { name: string; tag: string };
@@ -25,43 +19,46 @@ export interface ImageParts {
   configDescriptor: Descriptor;
   manifest: Buffer;
   manifestDescriptor: Descriptor;
-  /** The non-empty layers, in order, with the record each came from. */
-  layers: { record: LayerRecord; descriptor: Descriptor }[];
+  /** The non-empty layers, in order, each with its blob. */
+  layers: { layer: ShippedLayer; descriptor: Descriptor }[];
 }
+
+export type ShippedLayer = ImageLayer & { blob: LayerBlob };
 
 export function sha256Digest(data: Uint8Array): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
-export const layerLabel = (r: Pick<LayerRecord, 'name' | 'version'>) => `${r.name}@${r.version}`;
+export const layerLabel = (l: Pick<ImageLayer, 'name' | 'version'>) => `${l.name}@${l.version}`;
 
-/** Pure: the image config and manifest for these layer records (in layer order). */
-export function composeImage(meta: StackJson, records: LayerRecord[]): ImageParts {
+/** Pure: the image config and manifest for an image spec. */
+export function composeImage(spec: ImageSpec): ImageParts {
+  const { meta } = spec;
   const created = meta.created ?? DEFAULT_CREATED;
-  const shipped = records.filter((r) => !r.empty);
+  const shipped = spec.layers.filter((l): l is ShippedLayer => l.blob !== null);
   const userConfig = meta.config ?? {};
   const configObj = {
     created,
     architecture: meta.architecture ?? 'amd64',
     os: meta.os ?? 'linux',
     config: { Env: DEFAULT_ENV, ...userConfig },
-    rootfs: { type: 'layers', diff_ids: shipped.map((r) => r.diffId!) },
-    history: records.map((r) => ({
+    rootfs: { type: 'layers', diff_ids: shipped.map((l) => l.blob.diffId) },
+    history: spec.layers.map((l) => ({
       created,
-      created_by: layerLabel(r),
-      comment: `${r.paths.length} store paths, ${r.narSize} bytes (NAR)`,
-      ...(r.empty ? { empty_layer: true } : {}),
+      created_by: layerLabel(l),
+      comment: `${l.pathCount} store paths, ${l.narSize} bytes (NAR)`,
+      ...(l.blob === null ? { empty_layer: true } : {}),
     })),
   };
   const config = Buffer.from(JSON.stringify(configObj));
   const configDescriptor: Descriptor = { mediaType: CONFIG_MEDIA_TYPE, digest: sha256Digest(config), size: config.length };
-  const layers = shipped.map((record) => ({
-    record,
+  const layers = shipped.map((layer) => ({
+    layer,
     descriptor: {
-      mediaType: record.mediaType,
-      digest: record.digest!,
-      size: record.size!,
-      annotations: { [ANNOTATION_LAYER_NAME]: record.name, [ANNOTATION_LAYER_VERSION]: record.version },
+      mediaType: layer.blob.mediaType,
+      digest: layer.blob.digest,
+      size: layer.blob.size,
+      annotations: { [ANNOTATION_LAYER_NAME]: layer.name, [ANNOTATION_LAYER_VERSION]: layer.version },
     },
   }));
   const manifestObj = {

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { copyFile, link, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tempPathFor, writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
-import { trackTemp, untrackTemp } from '../util/temp-files.ts';
+import { z } from 'zod';
+import { withTempFile, writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
+import { readJsonFile } from '../util/json-file.ts';
 import { INDEX_MEDIA_TYPE, type Descriptor, type ImageParts } from './image.ts';
 
 const hex = (d: string) => d.replace(/^sha256:/, '');
@@ -17,16 +18,14 @@ async function present(p: string, size: number): Promise<boolean> {
 
 /** Put a blob in place by hardlink (free on one file system) or copy, via temp + rename. */
 async function placeBlob(src: string, dest: string): Promise<void> {
-  const tmp = tempPathFor(dest);
-  trackTemp(tmp);
-  try {
-    await link(src, tmp).catch(() => copyFile(src, tmp));
-    await rename(tmp, dest);
-  } finally {
-    await rm(tmp, { force: true });
-    untrackTemp(tmp);
-  }
+  await withTempFile(dest, (tmp) => link(src, tmp).catch(() => copyFile(src, tmp)));
 }
+
+const indexSchema = z.object({
+  manifests: z
+    .array(z.object({ mediaType: z.string(), digest: z.string(), size: z.number(), annotations: z.record(z.string(), z.string()).optional() }).passthrough())
+    .default([]),
+});
 
 /**
  * Write the image into an OCI image layout. Blobs land first (each atomically); index.json is
@@ -46,14 +45,8 @@ export async function writeOciLayout(dir: string, image: ImageParts, blobPathOf:
   const indexPath = join(dir, 'index.json');
   let manifests: Descriptor[] = [];
   if (existsSync(indexPath)) {
-    try {
-      const old = JSON.parse(await readFile(indexPath, 'utf8')) as { manifests?: Descriptor[] };
-      manifests = (old.manifests ?? []).filter(
-        (m) => m.annotations?.['org.opencontainers.image.ref.name'] !== image.ref.tag,
-      );
-    } catch {
-      manifests = [];
-    }
+    const old = await readJsonFile(indexPath, indexSchema);
+    manifests = old.manifests.filter((m) => m.annotations?.['org.opencontainers.image.ref.name'] !== image.ref.tag);
   }
   manifests.push(image.manifestDescriptor);
   await writeJsonAtomic(indexPath, { schemaVersion: 2, mediaType: INDEX_MEDIA_TYPE, manifests });

@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { writeJsonAtomic } from '../util/atomic.ts';
 import { UsageError } from '../util/errors.ts';
+import { readJsonFile } from '../util/json-file.ts';
 
 const pin = z.object({
   type: z.enum(['github', 'git', 'url']),
@@ -21,11 +21,7 @@ export type Pin = z.infer<typeof pin>;
 const file = z.object({ comment: z.string().optional(), pins: z.record(z.string(), pin) });
 export type PinsFile = z.infer<typeof file>;
 
-export async function readPins(path: string): Promise<PinsFile> {
-  const parsed = file.safeParse(JSON.parse(await readFile(path, 'utf8')));
-  if (!parsed.success) throw new UsageError(`${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return parsed.data;
-}
+export const readPins = (path: string): Promise<PinsFile> => readJsonFile(path, file);
 
 export const writePins = (path: string, pins: PinsFile) => writeJsonAtomic(path, pins);
 

@@ -5,7 +5,8 @@
 import { $ } from 'zx';
 import { Command } from 'commander';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../cli/common.ts';
+import { runProgram } from '../cli/boundary.ts';
+import { REPO_ROOT } from '../util/repo-root.ts';
 import { MegapakError } from '../util/errors.ts';
 import { archiveUrlOf, gitUrlOf, readPins, revFromLsRemote, writePins, type Pin } from './pins-file.ts';
 
@@ -73,13 +74,4 @@ program
     }
   });
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if ((err as { code?: string }).code?.startsWith('commander.')) process.exit((err as { exitCode: number }).exitCode === 0 ? 0 : 2);
-  if (err instanceof MegapakError) {
-    console.error(`pins: ${err.message}`);
-    process.exit(err.exitCode);
-  }
-  throw err;
-}
+await runProgram(program, 'pins');

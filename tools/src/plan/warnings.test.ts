@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bigLayerWarning, budgetViolation, layerCountWarning, parseSize, redundantRoots } from './warnings.ts';
+import { parseSize } from '../util/bytes.ts';
+import { bigLayerWarning, budgetViolation, layerCountWarning, redundantRoots } from './warnings.ts';
 
 describe('warnings and budgets', () => {
   it('flags more than 127 layers and a layer over 10 GB, nothing below', () => {

@@ -1,4 +1,4 @@
-import { formatBytes } from '../util/progress.ts';
+import { formatBytes } from '../util/bytes.ts';
 
 /** More layers than this and some runtimes refuse the image (overlayfs' lower-dir limit). */
 export const MAX_LAYERS = 127;
@@ -25,14 +25,4 @@ export function budgetViolation(layer: string, bytes: number, budget: number | u
     .slice(0, 5)
     .map((p) => `  ${formatBytes(p.narSize).padStart(9)}  ${p.path}`);
   return `${layer}: ${formatBytes(bytes)} (${bytes} bytes) exceeds its budget of ${formatBytes(budget)} (${budget} bytes); its five biggest new paths:\n${top.join('\n')}`;
-}
-
-const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
-
-/** "800MB", "10 GiB" or a number of bytes. */
-export function parseSize(v: number | string): number | undefined {
-  if (typeof v === 'number') return v > 0 ? v : undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b)?\s*$/i.exec(v);
-  if (!m) return undefined;
-  return Math.round(Number(m[1]) * (UNITS[(m[2] ?? 'b').toLowerCase()] ?? NaN)) || undefined;
 }

@@ -4,11 +4,6 @@ import type { ImageRef } from './reference.ts';
 
 /** Blobs up to this size go in one PUT; larger ones in a streamed PATCH that can resume. */
 export const MONOLITHIC_MAX = 32 << 20;
-/**
- * Bytes per PATCH: the whole blob by default (fewest round trips); MEGAPAK_PUSH_CHUNK_MB sets
- * a limit for registries or proxies that cap request bodies.
- */
-const CHUNK_SIZE = Number(process.env.MEGAPAK_PUSH_CHUNK_MB ?? 0) * 2 ** 20 || Number.MAX_SAFE_INTEGER;
 
 export type BlobSource = { file: string } | { data: Buffer };
 
@@ -20,6 +15,11 @@ export class RegistryClient {
   constructor(
     readonly ref: ImageRef,
     readonly http: RegistryHttp,
+    /**
+     * Bytes per PATCH: the whole blob by default (fewest round trips); a limit helps with
+     * registries or proxies that cap request bodies.
+     */
+    readonly chunkSize: number = Number.MAX_SAFE_INTEGER,
   ) {}
 
   private scopes(from?: string): string[] {
@@ -118,7 +118,7 @@ export class RegistryClient {
       onBytes(n);
     };
     while (offset < size) {
-      const end = Math.min(offset + CHUNK_SIZE, size);
+      const end = Math.min(offset + this.chunkSize, size);
       try {
         const res = await this.send('PATCH', location, { 'content-range': `${offset}-${end - 1}` }, src, offset, end, count);
         await res.body?.cancel().catch(() => {});

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { MegapakError } from '../util/errors.ts';
+import { z } from 'zod';
+import { readJsonFile } from '../util/json-file.ts';
 
 export interface Credentials {
   username: string;
@@ -10,15 +11,14 @@ export interface Credentials {
   source: string;
 }
 
-function dockerConfigAuth(registry: string): Credentials | undefined {
-  const file = join(process.env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json');
+const dockerConfigSchema = z.object({
+  auths: z.record(z.string(), z.object({ auth: z.string().optional(), username: z.string().optional(), password: z.string().optional() }).passthrough()).optional(),
+});
+
+async function dockerConfigAuth(registry: string, env: NodeJS.ProcessEnv): Promise<Credentials | undefined> {
+  const file = join(env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json');
   if (!existsSync(file)) return undefined;
-  let config: { auths?: Record<string, { auth?: string; username?: string; password?: string }> };
-  try {
-    config = JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    throw new MegapakError(`${file} is not valid JSON`);
-  }
+  const config = await readJsonFile(file, dockerConfigSchema);
   const keys = registry === 'docker.io' ? ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io'] : [registry, `https://${registry}`, `http://${registry}`];
   for (const key of keys) {
     const entry = config.auths?.[key];
@@ -37,10 +37,10 @@ function dockerConfigAuth(registry: string): Credentials | undefined {
  * Credentials for a registry: MEGAPAK_REGISTRY_USER/PASSWORD first, then the Docker config's
  * `auths`, then GITHUB_TOKEN for ghcr.io. None means anonymous.
  */
-export function findCredentials(registry: string, env: NodeJS.ProcessEnv = process.env): Credentials | undefined {
+export async function findCredentials(registry: string, env: NodeJS.ProcessEnv): Promise<Credentials | undefined> {
   if (env.MEGAPAK_REGISTRY_USER && env.MEGAPAK_REGISTRY_PASSWORD)
     return { username: env.MEGAPAK_REGISTRY_USER, password: env.MEGAPAK_REGISTRY_PASSWORD, source: 'MEGAPAK_REGISTRY_USER/PASSWORD' };
-  const fromDocker = dockerConfigAuth(registry);
+  const fromDocker = await dockerConfigAuth(registry, env);
   if (fromDocker) return fromDocker;
   if (registry === 'ghcr.io' && env.GITHUB_TOKEN)
     return { username: env.GITHUB_ACTOR || 'megapak', password: env.GITHUB_TOKEN, source: 'GITHUB_TOKEN' };

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { writeJsonAtomic } from '../util/atomic.ts';
+import { readJsonFile } from '../util/json-file.ts';
 
 /**
  * Which repositories of a registry we have pushed each blob to, so a push to another
@@ -15,14 +16,7 @@ export class MountSources {
 
   static async load(cacheDir: string, registry: string): Promise<MountSources> {
     const file = join(cacheDir, 'registries', `${registry.replace(/[^A-Za-z0-9.-]/g, '_')}.json`);
-    let known: Record<string, string[]> = {};
-    if (existsSync(file)) {
-      try {
-        known = JSON.parse(await readFile(file, 'utf8'));
-      } catch {
-        known = {};
-      }
-    }
+    const known = existsSync(file) ? await readJsonFile(file, z.record(z.string(), z.array(z.string()))) : {};
     return new MountSources(file, known);
   }
 

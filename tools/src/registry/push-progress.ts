@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import { formatBytes } from '../util/progress.ts';
+import { formatBytes } from '../util/bytes.ts';
 
 export type BlobOutcome = 'uploaded' | 'skipped' | 'mounted';
 

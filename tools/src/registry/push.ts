@@ -1,9 +1,9 @@
 import pLimit from 'p-limit';
 import type { ImageParts } from '../oci/image.ts';
 import { MegapakError } from '../util/errors.ts';
-import { formatBytes } from '../util/progress.ts';
+import { formatBytes } from '../util/bytes.ts';
 import { RegistryClient, type BlobSource } from './client.ts';
-import { findCredentials } from './credentials.ts';
+import type { Credentials } from './credentials.ts';
 import { RegistryHttp } from './http.ts';
 import { MountSources } from './mount-sources.ts';
 import type { BlobOutcome, PushProgress } from './push-progress.ts';
@@ -16,6 +16,10 @@ export interface PushOptions {
   concurrency: number;
   retries: number;
   backoffMs: number;
+  /** Bytes per upload request (MEGAPAK_PUSH_CHUNK_MB); unset: a blob goes in one streamed PATCH. */
+  chunkSize?: number;
+  /** From findCredentials (read by the CLI); none means anonymous. */
+  credentials?: Credentials;
   cacheDir: string;
   blobPathOf: (digest: string) => string;
   progress: PushProgress;
@@ -44,18 +48,18 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
     registry: ref.registry,
     apiHost: ref.apiHost,
     plainHttp: opts.plainHttp,
-    credentials: findCredentials(ref.registry),
+    credentials: opts.credentials,
     retries: opts.retries,
     backoffMs: opts.backoffMs,
   });
   if (ref.digest && ref.digest !== image.manifestDescriptor.digest)
-    throw new MegapakError(`${formatRef(ref)} names digest ${ref.digest}, but the built image is ${image.manifestDescriptor.digest}`, 2);
-  const client = new RegistryClient(ref, http);
+    throw new MegapakError(`${formatRef(ref)} names digest ${ref.digest}, but the built image is ${image.manifestDescriptor.digest}`, 'usage');
+  const client = new RegistryClient(ref, http, opts.chunkSize);
   await client.ping();
   const mounts = await MountSources.load(opts.cacheDir, ref.registry);
   const jobs: BlobJob[] = [
-    ...image.layers.map(({ record, descriptor }) => ({
-      label: `${record.name} ${descriptor.digest.slice(7, 19)}`,
+    ...image.layers.map(({ layer, descriptor }) => ({
+      label: `${layer.name} ${descriptor.digest.slice(7, 19)}`,
       digest: descriptor.digest,
       size: descriptor.size,
       src: { file: opts.blobPathOf(descriptor.digest) },
@@ -94,7 +98,7 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
   if (failed >= 0) {
     const reason = (results[failed] as PromiseRejectedResult).reason;
     const msg = reason instanceof Error ? reason.message : String(reason);
-    throw new MegapakError(`push to ${formatRef(ref)} failed at ${jobs[failed]!.label}: ${msg}\nno manifest was pushed; run the push again to upload what is still missing`, (reason as MegapakError)?.exitCode ?? 1);
+    throw new MegapakError(`push to ${formatRef(ref)} failed at ${jobs[failed]!.label}: ${msg}\nno manifest was pushed; run the push again to upload what is still missing`, reason instanceof MegapakError ? reason.kind : 'failed');
   }
   const tags = [...new Set([ref.digest ? image.manifestDescriptor.digest : ref.tag!, ...opts.tags])];
   for (const t of tags) await client.putManifest(t, image.manifest, image.manifestDescriptor.mediaType, image.manifestDescriptor.digest);

@@ -1,4 +1,4 @@
-import type { LayerRecord } from '../layer/layer-record.ts';
+import type { LayerRecord } from '../model/vocabulary.ts';
 
 export interface PathNode {
   path: string;

@@ -1,5 +1,5 @@
-import type { Compression } from '../layer/compression.ts';
-import type { LayerRecord } from '../layer/layer-record.ts';
+import type { Compression } from '../model/compression.ts';
+import type { LayerRecord } from '../model/vocabulary.ts';
 import { closureOf, graphOf } from './closure-graph.ts';
 
 export interface LayerReport {

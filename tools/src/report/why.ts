@@ -1,4 +1,4 @@
-import type { LayerRecord } from '../layer/layer-record.ts';
+import type { LayerRecord } from '../model/vocabulary.ts';
 import { chainTo, graphOf } from './closure-graph.ts';
 
 export interface WhyAnswer {

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../util/errors.ts';
-import { parseSize } from '../plan/warnings.ts';
+import { parseSize } from '../util/bytes.ts';
+import { readJsonFile } from '../util/json-file.ts';
 
 export interface LayerDef {
   /** 1-based position from the folder's NN prefix. */
@@ -58,9 +59,7 @@ async function readLayerDef(layersDir: string, folder: string): Promise<LayerDef
   let pkg: z.infer<typeof pkgJson> = {};
   const pkgPath = join(dir, 'package.json');
   if (existsSync(pkgPath)) {
-    const parsed = pkgJson.safeParse(JSON.parse(await readFile(pkgPath, 'utf8')));
-    if (!parsed.success) throw new UsageError(`${pkgPath}: ${parsed.error.issues[0]?.message}`);
-    pkg = parsed.data;
+    pkg = await readJsonFile(pkgPath, pkgJson);
   }
   return {
     index,
@@ -73,7 +72,7 @@ async function readLayerDef(layersDir: string, folder: string): Promise<LayerDef
   };
 }
 
-/** Read and check a stack folder (design.md, "A stack"). */
+/** Read and check a stack folder (README, "The stack contract"). */
 export async function loadStack(stackDir: string): Promise<Stack> {
   const dir = resolve(stackDir);
   if (!existsSync(dir)) throw new UsageError(`stack folder ${dir} does not exist`);
@@ -93,9 +92,7 @@ export async function loadStack(stackDir: string): Promise<Stack> {
   let meta: StackJson = {};
   const metaPath = join(dir, 'stack.json');
   if (existsSync(metaPath)) {
-    const parsed = stackJson.safeParse(JSON.parse(await readFile(metaPath, 'utf8')));
-    if (!parsed.success) throw new UsageError(`${metaPath}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    meta = parsed.data;
+    meta = await readJsonFile(metaPath, stackJson);
   }
   if (!meta.name) meta = { ...meta, name: basename(dir) };
   return { dir, meta, layers };

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { formatBytes } from './bytes.ts';
 
 /** What long-running work reports; the CLI picks a TTY bar or plain lines. */
 export interface Progress {
@@ -16,16 +17,6 @@ export const silentProgress: Progress = {
   streamEnd() {},
   log() {},
 };
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
 
 /** Plain lines on stderr: one when a stream starts and one with its throughput when it ends. */
 export class LineProgress implements Progress {

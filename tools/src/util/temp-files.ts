@@ -1,24 +1,20 @@
 import { rmSync } from 'node:fs';
 
-// Temp files of a build in progress; removed if the process is interrupted, so that an
-// aborted build leaves no half-written blob or output behind.
+// Temp files of work in progress. The CLI removes them when the process is interrupted
+// (cli/boundary.ts installs the signal handlers), so an aborted build leaves no half-written
+// blob or output behind; a library user of the engine decides for itself.
 const live = new Set<string>();
-let hooked = false;
-
-function cleanupAndExit(signal: NodeJS.Signals): void {
-  for (const p of live) rmSync(p, { force: true, recursive: true });
-  process.exit(signal === 'SIGINT' ? 130 : 143);
-}
 
 export function trackTemp(path: string): void {
-  if (!hooked) {
-    hooked = true;
-    process.once('SIGINT', cleanupAndExit);
-    process.once('SIGTERM', cleanupAndExit);
-  }
   live.add(path);
 }
 
 export function untrackTemp(path: string): void {
   live.delete(path);
+}
+
+/** Remove every temp file still in progress (synchronous: called from a signal handler). */
+export function removeLiveTemps(): void {
+  for (const p of live) rmSync(p, { force: true, recursive: true });
+  live.clear();
 }

@@ -1,6 +1,10 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import type { ByteSink } from '../layer/layer-tar.ts';
+
+/** Where streamed bytes go (a hash + compressor, an archive, a pipe); awaiting `write` is backpressure. */
+export interface ByteSink {
+  write(chunk: Buffer): Promise<void>;
+}
 
 /** Write with backpressure: wait for 'drain' when the stream's buffer is full. */
 export async function writeTo(w: Writable, chunk: Buffer): Promise<void> {

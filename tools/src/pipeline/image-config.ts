@@ -1,4 +1,4 @@
-import type { StackJson } from '../stack/stack.ts';
+import type { ImageMeta } from '../model/vocabulary.ts';
 import { MegapakError } from '../util/errors.ts';
 
 const envName = (e: string) => e.slice(0, e.indexOf('=') >>> 0);
@@ -7,7 +7,7 @@ const envName = (e: string) => e.slice(0, e.indexOf('=') >>> 0);
  * Pure: stack.json's config with nix/config.nix's fields on top. Env is merged by variable
  * name (the Nix side wins), so stack.json can keep static variables like CLI_ARGS.
  */
-export function mergeConfig(meta: StackJson, fromNix: Record<string, unknown> | undefined): StackJson {
+export function mergeConfig(meta: ImageMeta, fromNix: Record<string, unknown> | undefined): ImageMeta {
   if (!fromNix) return meta;
   const base = meta.config ?? {};
   const env = new Map<string, string>();

@@ -1,0 +1,49 @@
+// The folders of tools/src in the order data flows; a module may import only from its own
+// floor or below. This keeps the engine readable from the bottom up (README, "Layout").
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+export const FLOORS: string[][] = [
+  ['util'], // generic helpers: bytes, errors, JSON files, temp files, processes, progress
+  ['model'], // the vocabulary: store paths, layer records, image spec, compression table
+  ['stack', 'nix'], // reading a stack folder; running Nix
+  ['plan'], // pure planning: deltas, warnings, budgets
+  ['layer'], // deterministic tar, blob writing, blob store, tar format version
+  ['pipeline'], // build a layer, build a stack, assemble an image spec
+  ['oci'], // image config + manifest, OCI layout, docker-archive, docker load
+  ['registry'], // OCI distribution client and push
+  ['report'], // report, why, HTML, text tables
+  ['cli', 'pins'], // the commands: settings, exit codes, signal handlers
+];
+
+const SRC = import.meta.dirname;
+const floorOf = (folder: string) => FLOORS.findIndex((f) => f.includes(folder));
+
+function* modules(dir: string): Generator<string> {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) yield* modules(join(dir, e.name));
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) yield join(dir, e.name);
+  }
+}
+
+export function importsOf(file: string): string[] {
+  return [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^'"]*from '(\.[^']+)'/gm)].map((m) => join(file, '..', m[1]!));
+}
+
+describe('layout', () => {
+  it('every folder has a floor, and no module imports from a floor above its own', () => {
+    const upward: string[] = [];
+    for (const file of modules(SRC)) {
+      const rel = relative(SRC, file);
+      if (!rel.includes('/')) continue; // this test
+      const own = floorOf(rel.split('/')[0]!);
+      expect(own, `${rel}: its folder is missing from FLOORS`).toBeGreaterThanOrEqual(0);
+      for (const target of importsOf(file)) {
+        const to = floorOf(relative(SRC, target).split('/')[0]!);
+        if (to > own) upward.push(`${rel} -> ${relative(SRC, target)}`);
+      }
+    }
+    expect(upward).toEqual([]);
+  });
+});

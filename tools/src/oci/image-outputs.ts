@@ -1,0 +1,26 @@
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { withTempFile } from '../util/atomic.ts';
+import { sinkOf } from '../util/write.ts';
+import { writeDockerArchive } from './docker-archive.ts';
+import type { ImageParts } from './image.ts';
+import { writeOciLayout } from './oci-layout.ts';
+
+/** Write the docker-archive to `file` via a temp file, so a failed write leaves nothing. */
+export async function writeDockerArchiveFile(image: ImageParts, blobPathOf: (digest: string) => string, file: string): Promise<void> {
+  await withTempFile(file, async (tmp) => {
+    const out = createWriteStream(tmp, { highWaterMark: 4 << 20 });
+    try {
+      await writeDockerArchive(image, blobPathOf, sinkOf(out));
+      out.end();
+      await once(out, 'finish');
+    } finally {
+      out.destroy();
+    }
+  });
+}
+
+export async function writeImageOutputs(image: ImageParts, blobPathOf: (digest: string) => string, out: { oci?: string; dockerArchive?: string }): Promise<void> {
+  if (out.oci) await writeOciLayout(out.oci, image, blobPathOf);
+  if (out.dockerArchive) await writeDockerArchiveFile(image, blobPathOf, out.dockerArchive);
+}

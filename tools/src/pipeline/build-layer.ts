@@ -1,0 +1,118 @@
+import { existsSync } from 'node:fs';
+import { buildLayerRoots, queryClosure } from '../nix/nix.ts';
+import { planDelta, shippedBy } from '../plan/delta.ts';
+import { bigLayerWarning, budgetViolation, redundantRoots } from '../plan/warnings.ts';
+import type { BlobEntry, BlobStore } from '../layer/blob-store.ts';
+import { writeBlob } from '../layer/blob-writer.ts';
+import { contentKey } from '../layer/content-key.ts';
+import { writeLayerTar } from '../layer/layer-tar.ts';
+import { mediaTypeOf, type Compression } from '../model/compression.ts';
+import type { LayerRecord, StorePathInfo } from '../model/vocabulary.ts';
+import type { LayerDef, Stack } from '../stack/stack.ts';
+import { formatBytes } from '../util/bytes.ts';
+import { MegapakError } from '../util/errors.ts';
+import type { Progress } from '../util/progress.ts';
+import { readRecord, removeRecord, writeRecord } from './layer-record.ts';
+
+export interface LayerBuildOptions {
+  compression: Compression;
+  blobs: BlobStore;
+  progress: Progress;
+}
+
+export interface LayerBuildResult {
+  record: LayerRecord;
+  /** True when the tar was streamed from the store; false when the blob store answered. */
+  streamed: boolean;
+}
+
+const storeDirOf = (p: string) => p.slice(0, p.lastIndexOf('/'));
+
+/** What to put in one blob: a layer's delta, keyed by its content. */
+export interface BlobContent {
+  /** Names the layer in messages. */
+  what: string;
+  storeDir: string;
+  paths: StorePathInfo[];
+  contentKey: string;
+  compression: Compression;
+}
+
+/**
+ * Make the blob for `c.paths` (streaming the tar from the store) unless the blob store has it.
+ * `expectedDigest`, when given, is a digest recorded earlier (e.g. restored from a remote
+ * cache): a blob made again must match it.
+ */
+export async function ensureBlob(
+  c: BlobContent,
+  opts: { blobs: BlobStore; progress: Progress; expectedDigest?: string },
+): Promise<{ entry: BlobEntry; streamed: boolean }> {
+  const hit = await opts.blobs.lookup(c.contentKey, c.compression);
+  if (hit && (!opts.expectedDigest || hit.digest === opts.expectedDigest)) return { entry: hit, streamed: false };
+  const absent = c.paths.filter((p) => !existsSync(p.path));
+  if (absent.length)
+    throw new MegapakError(
+      `${c.what}: ${absent.length} store path(s) to put in the blob are not in this machine's Nix store (first: ${absent[0]!.path}); ` +
+        `build the layer here or substitute its paths from a Nix binary cache`,
+    );
+  const total = c.paths.reduce((s, p) => s + p.narSize, 0);
+  const entry = await opts.blobs.put(c.contentKey, c.compression, async (tmp) => {
+    opts.progress.streamStart(c.what, total);
+    const d = await writeBlob(tmp, c.compression, (sink) =>
+      writeLayerTar(c.storeDir, c.paths.map((p) => p.path), sink, (n) => opts.progress.streamBytes(n)),
+    );
+    opts.progress.streamEnd(c.what, d.size);
+    if (opts.expectedDigest && d.digest !== opts.expectedDigest)
+      throw new MegapakError(
+        `${c.what}: the blob made again from the Nix store has digest ${d.digest}, but dist/layer.json records ${opts.expectedDigest}; ` +
+          `the store paths' content or the compressor differs from the machine that recorded it`,
+      );
+    return d;
+  });
+  return { entry, streamed: true };
+}
+
+/**
+ * Build one layer on top of the records of the layers below it (in memory): roots → closure
+ * → delta → blob → record, which is also written to dist/layer.json for Turborepo and for
+ * `megapak image`.
+ */
+export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerRecord[], opts: LayerBuildOptions): Promise<LayerBuildResult> {
+  try {
+    opts.progress.step(layer.name, 'evaluating and building roots');
+    const roots = await buildLayerRoots(stack.dir, layer.layerFile, layer.name);
+    const closure = await queryClosure(roots, layer.name);
+    const shipped = shippedBy(lower);
+    const delta = planDelta(closure, shipped);
+    const key = contentKey(delta);
+    // The record an earlier build left: when its content is the same, its digest is what a
+    // blob made again must match (a record restored from a remote cache, say).
+    const previous = await readRecord(layer).catch(() => undefined);
+    const storeDir = roots[0] ? storeDirOf(roots[0]) : (lower[0]?.storeDir ?? '/nix/store');
+    const narSize = delta.reduce((s, p) => s + p.narSize, 0);
+    opts.progress.step(layer.name, `${closure.length} paths in closure, ${delta.length} new (${formatBytes(narSize)})`);
+    const warnings = [...redundantRoots(layer.name, roots, shipped), ...bigLayerWarning(layer.name, narSize)];
+    for (const w of warnings) opts.progress.log(`warning: ${w}`);
+    const overBudget = budgetViolation(layer.name, narSize, layer.budget, delta);
+    if (overBudget) throw new MegapakError(overBudget);
+    const head = { name: layer.name, version: layer.version, index: layer.index, storeDir, roots, paths: delta, narSize, contentKey: key };
+    const tail = { compression: opts.compression, mediaType: mediaTypeOf(opts.compression) };
+    let record: LayerRecord;
+    let streamed = false;
+    if (delta.length === 0) {
+      record = { ...head, empty: true, ...tail, diffId: null, diffSize: null, digest: null, size: null, warnings };
+    } else {
+      const expected = previous && !previous.empty && previous.contentKey === key && previous.compression === opts.compression ? previous.digest : undefined;
+      const r = await ensureBlob({ what: layer.name, storeDir, paths: delta, contentKey: key, compression: opts.compression }, { ...opts, expectedDigest: expected });
+      const { diffId, diffSize, digest, size } = r.entry;
+      record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
+      streamed = r.streamed;
+    }
+    await writeRecord(layer, record);
+    return { record, streamed };
+  } catch (err) {
+    // A record that no longer describes layer.nix must not be read by the layers above.
+    await removeRecord(layer);
+    throw err;
+  }
+}
