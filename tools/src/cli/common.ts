@@ -24,11 +24,11 @@ export async function setup(stackDir: string | undefined): Promise<Env> {
 export const allRecords = (stack: Stack, what: string): Promise<LayerRecord[]> => requireRecords(stack.layers, what);
 
 /**
- * The image spec as built; when any layer has no dist/layer.json yet, or one made with another
- * compression, every layer is built (or re-checked) first, since a missing lower layer
- * changes the deltas above it.
+ * The layers' records as built; when any layer has no dist/layer.json yet, or one made with
+ * another compression, every layer is built (or re-checked) first, since a missing lower
+ * layer changes the deltas above it.
  */
-export async function builtImage(stack: Stack, opts: LayerBuildOptions): Promise<ImageSpec> {
+export async function builtRecords(stack: Stack, opts: LayerBuildOptions): Promise<LayerRecord[]> {
   const stale = [];
   const records: LayerRecord[] = [];
   for (const l of stack.layers) {
@@ -36,9 +36,14 @@ export async function builtImage(stack: Stack, opts: LayerBuildOptions): Promise
     if (!r || r.compression !== opts.compression) stale.push(l.name);
     else records.push(r);
   }
-  if (!stale.length) return assembleImage(stack, records, opts);
+  if (!stale.length) return records;
   opts.progress.log(`not built (with ${opts.compression}) yet: ${stale.join(', ')}; building the stack first`);
-  return assembleImage(stack, (await buildAllLayers(stack, opts)).records, opts);
+  return (await buildAllLayers(stack, opts)).records;
+}
+
+/** The image spec as built, with every blob in the blob store. */
+export async function builtImage(stack: Stack, opts: LayerBuildOptions): Promise<ImageSpec> {
+  return assembleImage(stack, await builtRecords(stack, opts), opts);
 }
 
 export async function reportFor(records: LayerRecord[], blobs: BlobStore, top: number): Promise<Report> {

@@ -7,7 +7,7 @@ import { requireNixTools } from '../nix/nix.ts';
 import { composeImage } from '../oci/image.ts';
 import { dockerLoad, requireDockerDaemon } from '../oci/docker-load.ts';
 import { writeImageOutputs } from '../oci/image-outputs.ts';
-import { assembleImage, buildAllLayers } from '../pipeline/build-stack.ts';
+import { assembleImage, buildAllLayers, ensureRecordBlob, imageSpecOf } from '../pipeline/build-stack.ts';
 import { buildLayer } from '../pipeline/build-layer.ts';
 import { removeRecord, requireRecord } from '../pipeline/layer-record.ts';
 import { findCredentials } from '../registry/credentials.ts';
@@ -22,7 +22,7 @@ import { writeFileAtomic } from '../util/atomic.ts';
 import { MegapakError, UsageError } from '../util/errors.ts';
 import { progressFor } from '../util/progress.ts';
 import { runProgram } from './boundary.ts';
-import { allRecords, builtImage, reportFor, setup } from './common.ts';
+import { allRecords, builtImage, builtRecords, reportFor, setup } from './common.ts';
 import { cacheDir, compressionFrom, pushTuning } from './settings.ts';
 
 const stackOption = (dflt = 'the repository root') =>
@@ -129,7 +129,11 @@ MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
     const compression = compressionFrom(o.compression);
     const env = await setup(o.stack);
     requireNixTools();
-    const image = composeImage(await builtImage(env.stack, { compression, blobs: env.blobs, progress: env.progress }));
+    // Registry first: the spec needs only the records; a blob is made (its store paths realised
+    // if need be) only when the registry lacks it.
+    const records = await builtRecords(env.stack, { compression, blobs: env.blobs, progress: env.progress });
+    const image = composeImage(await imageSpecOf(env.stack, records));
+    const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : [[r.digest, r] as const])));
     const summary = await pushImage(image, ref, {
       plainHttp: !!o.plainHttp,
       tags: o.tag,
@@ -138,7 +142,7 @@ MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
       ...pushTuning(),
       credentials: await findCredentials(ref.registry, process.env),
       cacheDir: env.blobs.root,
-      blobPathOf: (d) => env.blobs.blobPath(d),
+      blobFile: (d) => ensureRecordBlob(env.stack, byDigest.get(d)!, env),
       progress: pushProgressFor(),
     });
     console.log(summaryLine(summary));

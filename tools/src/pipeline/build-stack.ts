@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { evalImageConfig } from '../nix/nix.ts';
+import { buildLayerRoots, evalImageConfig } from '../nix/nix.ts';
 import { layerCountWarning } from '../plan/warnings.ts';
 import type { BlobStore } from '../layer/blob-store.ts';
-import { imageLayerOf, type ImageSpec, type LayerRecord } from '../model/vocabulary.ts';
+import { imageLayerOf, type BlobLayerRecord, type ImageSpec, type LayerRecord } from '../model/vocabulary.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { Progress } from '../util/progress.ts';
 import { buildLayer, ensureBlob, type LayerBuildOptions } from './build-layer.ts';
@@ -29,18 +29,26 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Pro
 }
 
 /**
- * The image spec from the layers' records (in layer order). A blob missing from the blob
- * store (a record restored from a remote cache, say) is made again from the store and checked
- * against its recorded digest; nix/config.nix, when the stack has one, is merged into the config.
+ * Make a layer's blob again unless the blob store has it (a record restored from a remote
+ * cache, say): its store paths are realised when absent (binary caches, else the layer's roots
+ * built here) and the blob is checked against the recorded digest. Returns the blob's file.
  */
-export async function assembleImage(stack: Stack, records: LayerRecord[], opts: { blobs: BlobStore; progress: Progress }): Promise<ImageSpec> {
-  for (const r of records) {
-    if (r.empty || (await opts.blobs.hasBlob(r.digest, r.size))) continue;
+export async function ensureRecordBlob(stack: Stack, r: BlobLayerRecord, opts: { blobs: BlobStore; progress: Progress }): Promise<string> {
+  if (!(await opts.blobs.hasBlob(r.digest, r.size))) {
+    const layer = stack.layers.find((l) => l.name === r.name);
     await ensureBlob(
       { what: r.name, storeDir: r.storeDir, paths: r.paths, contentKey: r.contentKey, compression: r.compression },
-      { ...opts, expectedDigest: r.digest },
+      { ...opts, expectedDigest: r.digest, buildRoots: layer && (() => buildLayerRoots(stack.dir, layer.layerFile, layer.name)) },
     );
   }
+  return opts.blobs.blobPath(r.digest);
+}
+
+/**
+ * The image spec from the layers' records (in layer order), without touching any blob;
+ * nix/config.nix, when the stack has one, is merged into the config.
+ */
+export async function imageSpecOf(stack: Stack, records: LayerRecord[]): Promise<ImageSpec> {
   let meta = stack.meta;
   if (existsSync(join(stack.dir, 'nix', 'config.nix'))) {
     meta = mergeConfig(stack.meta, await evalImageConfig(stack.dir));
@@ -48,4 +56,10 @@ export async function assembleImage(stack: Stack, records: LayerRecord[], opts: 
     checkConfigPaths(meta.config ?? {}, records[0]?.storeDir ?? '/nix/store', shipped);
   }
   return { meta, layers: records.map(imageLayerOf) };
+}
+
+/** The image spec with every blob in the blob store (made again where missing; see ensureRecordBlob). */
+export async function assembleImage(stack: Stack, records: LayerRecord[], opts: { blobs: BlobStore; progress: Progress }): Promise<ImageSpec> {
+  for (const r of records) if (!r.empty) await ensureRecordBlob(stack, r, opts);
+  return imageSpecOf(stack, records);
 }
