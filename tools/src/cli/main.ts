@@ -106,7 +106,7 @@ const collect = (v: string, acc: string[]) => [...acc, v];
 
 program
   .command('push')
-  .description('push the image to an OCI registry without any daemon (builds first if a layer was never built)')
+  .description('push the image to an OCI registry without any daemon, making only the blobs it lacks (builds first if a layer was never built)')
   .argument('<ref>', 'where to push, e.g. ghcr.io/org/comfyui:cu130 or 127.0.0.1:5000/x:y')
   .addOption(stackOption())
   .option('--plain-http', 'talk HTTP, not HTTPS (a registry on loopback)')
@@ -117,6 +117,12 @@ program
   .addHelpText(
     'after',
     `
+Registry first: every blob is asked about (HEAD) before any is made; a blob the registry has
+is never made again and its store paths are never read. A blob that must be made from store
+paths this machine lacks has them realised first (nix-store --realise from the binary caches
+Nix is configured with, else the layer's roots are built here); it is checked against the
+digest its dist/layer.json records.
+
 Credentials: MEGAPAK_REGISTRY_USER + MEGAPAK_REGISTRY_PASSWORD, else the \`auths\` of
 $DOCKER_CONFIG/config.json (~/.docker/config.json), else GITHUB_TOKEN for ghcr.io; otherwise
 anonymous. Basic and bearer-token registries both work. Credentials never appear in output.
