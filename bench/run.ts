@@ -85,7 +85,13 @@ async function main(): Promise<void> {
     if (c !== 'none') {
       // The same pipeline doing megapak's work too: a diffID over the uncompressed tar.
       const fair = stat(await repeat(RUNS, async () => bash(gnuTarScript(layers, pipe, await freshDir(`tar-${c}`), true))));
-      rows.push({ what: `  (same, reference also hashing the tar for the diffID)`, ours: o, reference: { name: `${refName} + tee >(sha256sum)`, stat: fair }, goal: `≤ ${limit} × reference`, met: o.median <= limit * fair.median });
+      rows.push({
+        what: `  (same, reference also hashing the tar for the diffID)`,
+        ours: o,
+        reference: { name: `${refName} + tee >(sha256sum)`, stat: fair },
+        goal: `≤ ${limit} × reference`,
+        met: o.median <= limit * fair.median,
+      });
     }
   }
   await rm(join(WORK, 'cold-none'), { recursive: true, force: true });
@@ -100,9 +106,7 @@ async function main(): Promise<void> {
   const noChange = stat(await repeat(RUNS, () => turbo()));
   rows.push({ what: 'no-change build (turbo, 12 layers + image)', ours: noChange, goal: '≤ 3 s', met: noChange.median <= 3 });
   const l09 = join(ws, 'layers', '09-pak5');
-  const l09Cold = stat(
-    await repeat(RUNS, async () => megapak(['layer'], { MEGAPAK_CACHE_DIR: await freshDir(`l09-cold`) }, l09)),
-  );
+  const l09Cold = stat(await repeat(RUNS, async () => megapak(['layer'], { MEGAPAK_CACHE_DIR: await freshDir(`l09-cold`) }, l09)));
   const change = stat(
     await repeat(RUNS, async (i) => {
       await writeFile(
@@ -147,7 +151,13 @@ async function main(): Promise<void> {
   }
   const push = stat(pushSamples);
   const sk = stat(skopeoSamples);
-  rows.push({ what: 'push, fresh registry (gzip)', ours: push, reference: { name: 'skopeo copy of the same layout', stat: sk }, goal: '≤ 1.0 × skopeo', met: push.median <= sk.median });
+  rows.push({
+    what: 'push, fresh registry (gzip)',
+    ours: push,
+    reference: { name: 'skopeo copy of the same layout', stat: sk },
+    goal: '≤ 1.0 × skopeo',
+    met: push.median <= sk.median,
+  });
   const repush = stat(repushSamples);
   rows.push({ what: 're-push, nothing changed', ours: repush, goal: '≤ 2 s', met: repush.median <= 2 });
 
@@ -173,7 +183,9 @@ async function main(): Promise<void> {
         r.goal,
         r.met ? 'yes' : 'no',
         '',
-      ].join(' | ').trim(),
+      ]
+        .join(' | ')
+        .trim(),
     ),
     '',
     `peak RSS of megapak in any run: ${peak.toFixed(0)} MB (goal ≤ 300 MB: ${peak <= 300 ? 'met' : 'missed'})`,

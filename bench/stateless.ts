@@ -82,14 +82,24 @@ async function main(): Promise<void> {
     const bUploaded = uploadedDigests(requestsSince(reg, mark));
     const substituted = [...toClean].filter((p) => existsSync(p));
     for (const r of await readRecords(wsB)) for (const p of [...r.roots, ...r.paths.map((x) => x.path)]) toClean.add(p);
-    const substitutedBytes = records.flatMap((r) => r.paths).filter((p) => substituted.includes(p.path)).reduce((s, p) => s + p.narSize, 0);
+    const substitutedBytes = records
+      .flatMap((r) => r.paths)
+      .filter((p) => substituted.includes(p.path))
+      .reduce((s, p) => s + p.narSize, 0);
 
     const results = {
       date: new Date().toISOString().slice(0, 10),
       machine: `${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
       stack: { paths: records.flatMap((r) => r.paths).length, gigabytes: Number((bytes / 1e9).toFixed(2)) },
       machineA: { turboBuildSeconds: secs(buildA), pushSeconds: secs(pushA) },
-      a: { turboBuildSeconds: secs(buildAa), pushSeconds: secs(pushAa), totalSeconds: secs(buildAa) + secs(pushAa), uploadRequests: aUploads, storePathsRealised: aRead, pushPeakRssMB: Math.round(pushAa.rssMB) },
+      a: {
+        turboBuildSeconds: secs(buildAa),
+        pushSeconds: secs(pushAa),
+        totalSeconds: secs(buildAa) + secs(pushAa),
+        uploadRequests: aUploads,
+        storePathsRealised: aRead,
+        pushPeakRssMB: Math.round(pushAa.rssMB),
+      },
       b: {
         turboBuildSeconds: secs(buildB),
         pushSeconds: secs(pushB),

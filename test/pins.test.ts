@@ -24,9 +24,15 @@ describe('pnpm pins update', () => {
     const work = join(root, 'work');
     await mkdir(work);
     const git = 'git -c user.name=t -c user.email=t@t.invalid';
-    await sh(`${git} init -q -b main && printf 'from setuptools import setup\\nsetup(name="demo")\\n' > setup.py && mkdir pkg && echo "x = 1" > pkg/__init__.py && ${git} add -A && ${git} commit -qm one && ${git} tag v1.0 && echo "x = 2" > pkg/__init__.py && ${git} commit -qam two`, work);
+    await sh(
+      `${git} init -q -b main && printf 'from setuptools import setup\\nsetup(name="demo")\\n' > setup.py && mkdir pkg && echo "x = 1" > pkg/__init__.py && ${git} add -A && ${git} commit -qm one && ${git} tag v1.0 && echo "x = 2" > pkg/__init__.py && ${git} commit -qam two`,
+      work,
+    );
     tagRev = await sh('git rev-parse "v1.0^{commit}"', work);
-    await sh(`git clone -q --bare work demo.git && git -C demo.git update-server-info && mkdir archive && git -C work archive --format=tar.gz --prefix=demo-${tagRev}/ -o ../archive/${tagRev}.tar.gz ${tagRev}`, root);
+    await sh(
+      `git clone -q --bare work demo.git && git -C demo.git update-server-info && mkdir archive && git -C work archive --format=tar.gz --prefix=demo-${tagRev}/ -o ../archive/${tagRev}.tar.gz ${tagRev}`,
+      root,
+    );
     await sh('head -c 100000 /dev/urandom > demo-1.0-py3-none-any.whl', root);
     server = await startStaticServer(root);
     pinsFile = join(await tempDir('pins'), 'pins.json');
@@ -34,7 +40,16 @@ describe('pnpm pins update', () => {
       pinsFile,
       JSON.stringify({
         pins: {
-          demo: { type: 'github', owner: 'o', repo: 'demo', ref: 'v1.0', rev: null, hash: null, gitUrl: `${server.url}/demo.git`, archiveUrl: `${server.url}/archive/{rev}.tar.gz` },
+          demo: {
+            type: 'github',
+            owner: 'o',
+            repo: 'demo',
+            ref: 'v1.0',
+            rev: null,
+            hash: null,
+            gitUrl: `${server.url}/demo.git`,
+            archiveUrl: `${server.url}/archive/{rev}.tar.gz`,
+          },
           wheel: { type: 'url', url: `${server.url}/demo-1.0-py3-none-any.whl`, ref: '1.0', rev: null, hash: null },
           done: { type: 'github', owner: 'o', repo: 'done', ref: 'main', rev: 'a'.repeat(40), hash: 'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' },
         },

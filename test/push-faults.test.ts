@@ -47,7 +47,13 @@ describe('push when the registry fails', () => {
   let records: LayerRecord[];
   const live: Registry[] = [];
   // 32 MiB chunks: several PATCH requests per big blob, so the registry can die between them.
-  const env = (extra: NodeJS.ProcessEnv = {}) => ({ MEGAPAK_CACHE_DIR: cache, MEGAPAK_FIXTURE_BIG_MIB: BIG_MIB, MEGAPAK_COMPRESSION: 'none', MEGAPAK_PUSH_CHUNK_MB: '32', ...extra });
+  const env = (extra: NodeJS.ProcessEnv = {}) => ({
+    MEGAPAK_CACHE_DIR: cache,
+    MEGAPAK_FIXTURE_BIG_MIB: BIG_MIB,
+    MEGAPAK_COMPRESSION: 'none',
+    MEGAPAK_PUSH_CHUNK_MB: '32',
+    ...extra,
+  });
 
   beforeAll(async () => {
     stack = await copyFixtureStack();

@@ -12,8 +12,7 @@ const skopeo = async (...args: string[]) => {
   if (r.code !== 0) throw new Error(`skopeo ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 };
-const inspect = async (ref: string, creds?: string) =>
-  JSON.parse(await skopeo('inspect', '--tls-verify=false', ...(creds ? ['--creds', creds] : []), `docker://${ref}`));
+const inspect = async (ref: string, creds?: string) => JSON.parse(await skopeo('inspect', '--tls-verify=false', ...(creds ? ['--creds', creds] : []), `docker://${ref}`));
 const summaryOf = (stdout: string) => {
   const m = /(\d+) uploaded \([^)]*\), (\d+) skipped \([^)]*\), (\d+) mounted/.exec(stdout);
   if (!m) throw new Error(`no push summary in:\n${stdout}`);

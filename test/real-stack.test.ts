@@ -8,7 +8,9 @@ import { REPO, run } from './helpers/cli.ts';
 import { tempDir } from './helpers/fixture.ts';
 
 const STAND_IN = join(REPO, 'test', 'fixtures', 'stand-in', 'pkgs.nix');
-const LAYERS = readdirSync(join(REPO, 'layers')).filter((d) => /^\d\d-/.test(d)).sort();
+const LAYERS = readdirSync(join(REPO, 'layers'))
+  .filter((d) => /^\d\d-/.test(d))
+  .sort();
 
 function nixFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -47,12 +49,19 @@ describe('the real stack', () => {
       const r = await evalLayer(join(REPO, 'layers', l, 'layer.nix'));
       expect(r.code, `${l}: ${r.stderr}`).toBe(0);
       expect(r.roots.length, l).toBeGreaterThan(0);
-      expect(r.roots.every((x) => x.type === 'derivation'), l).toBe(true);
+      expect(
+        r.roots.every((x) => x.type === 'derivation'),
+        l,
+      ).toBe(true);
     }
   });
 
   it('maps every name of the three lists, git sources included, one root per line', async () => {
-    for (const [folder, list] of [['07-pak3', 'pak3.txt'], ['09-pak5', 'pak5.txt'], ['10-pak7', 'pak7.txt']] as const) {
+    for (const [folder, list] of [
+      ['07-pak3', 'pak3.txt'],
+      ['09-pak5', 'pak5.txt'],
+      ['10-pak7', 'pak7.txt'],
+    ] as const) {
       const names = await listNames(join(REPO, 'layers', folder, list));
       const r = await evalLayer(join(REPO, 'layers', folder, 'layer.nix'));
       expect(r.code, r.stderr).toBe(0);
@@ -71,11 +80,55 @@ describe('the real stack', () => {
     expect(await names('05-gcc15')).toEqual(['gcc15']);
     expect(await names('06-torch')).toEqual(['python3.14t-torch', 'python3.14t-torchvision', 'python3.14t-torchaudio']);
     const l07 = await names('07-pak3');
-    for (const p of ['accelerate', 'diffusers', 'transformers', 'numpy', 'scipy', 'pandas', 'scikit-learn', 'opencv4', 'kornia', 'timm', 'torchmetrics', 'compel', 'lark', 'pyyaml', 'omegaconf', 'onnx', 'joblib', 'psutil', 'tqdm', 'nvidia-ml-py'])
+    for (const p of [
+      'accelerate',
+      'diffusers',
+      'transformers',
+      'numpy',
+      'scipy',
+      'pandas',
+      'scikit-learn',
+      'opencv4',
+      'kornia',
+      'timm',
+      'torchmetrics',
+      'compel',
+      'lark',
+      'pyyaml',
+      'omegaconf',
+      'onnx',
+      'joblib',
+      'psutil',
+      'tqdm',
+      'nvidia-ml-py',
+    ])
       expect(l07, p).toContain(`python3.14t-${p}`);
     expect(await names('08-cupy')).toEqual(['python3.14t-cupy']);
     const l09 = await names('09-pak5');
-    for (const p of ['aiohttp', 'requests', 'albumentations', 'av', 'einops', 'numba', 'peft', 'safetensors', 'sentencepiece', 'tokenizers', 'loguru', 'protobuf', 'pydantic', 'rich', 'sqlalchemy', 'shapely', 'trimesh', 'webcolors', 'qrcode', 'yarl', 'tomli', 'pycocotools'])
+    for (const p of [
+      'aiohttp',
+      'requests',
+      'albumentations',
+      'av',
+      'einops',
+      'numba',
+      'peft',
+      'safetensors',
+      'sentencepiece',
+      'tokenizers',
+      'loguru',
+      'protobuf',
+      'pydantic',
+      'rich',
+      'sqlalchemy',
+      'shapely',
+      'trimesh',
+      'webcolors',
+      'qrcode',
+      'yarl',
+      'tomli',
+      'pycocotools',
+    ])
       expect(l09, p).toContain(`python3.14t-${p}`);
     const l10 = await names('10-pak7');
     for (const p of ['dlib', 'facexlib', 'insightface']) expect(l10).toContain(`python3.14t-${p}`);
@@ -85,7 +138,7 @@ describe('the real stack', () => {
   });
 
   it('nix/config.nix gives the entrypoint and the environment the image needs', async () => {
-    const expr = `import ${join(REPO, "nix", "config.nix")} { pkgs = import ${STAND_IN} { }; }`;
+    const expr = `import ${join(REPO, 'nix', 'config.nix')} { pkgs = import ${STAND_IN} { }; }`;
     const r = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', expr]);
     expect(r.code, r.stderr).toBe(0);
     const config = JSON.parse(r.stdout);
@@ -123,7 +176,7 @@ describe('the real stack', () => {
   // network, so here this reports as skipped, never as passed.
   it.skipIf(!process.env.MEGAPAK_NIXPKGS)('instantiates every layer against the real nixpkgs in MEGAPAK_NIXPKGS', async () => {
     for (const l of LAYERS) {
-      const expr = `let pkgs = import ${process.env.MEGAPAK_NIXPKGS} { system = "x86_64-linux"; config = { allowUnfree = true; cudaSupport = true; }; overlays = [ (import ${join(REPO, "nix", "overlay.nix")}) ]; }; in map (r: r.drvPath) (import ${join(REPO, "layers", l, "layer.nix")} { inherit pkgs; })`;
+      const expr = `let pkgs = import ${process.env.MEGAPAK_NIXPKGS} { system = "x86_64-linux"; config = { allowUnfree = true; cudaSupport = true; }; overlays = [ (import ${join(REPO, 'nix', 'overlay.nix')}) ]; }; in map (r: r.drvPath) (import ${join(REPO, 'layers', l, 'layer.nix')} { inherit pkgs; })`;
       const r = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', expr], { timeoutMs: 280_000 });
       expect(r.code, `${l}: ${r.stderr}`).toBe(0);
     }

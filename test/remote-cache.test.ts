@@ -35,7 +35,10 @@ describe('remote cache across clones', () => {
     const b = await turboBuild(cloneB, { ...remoteEnv, MEGAPAK_CACHE_DIR: await tempDir('blobs-b') });
     for (const l of LAYERS) expect(b.tasks.get(l)!.cache, l).toMatchObject({ status: 'HIT', source: 'REMOTE' });
     // The image task found no blobs locally, made each again from the store and checked its digest.
-    const imageLog = b.result.stdout.split('\n').filter((l) => l.startsWith('image:build:')).join('\n');
+    const imageLog = b.result.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('image:build:'))
+      .join('\n');
     expect(imageLog.match(/: streaming /g)).toHaveLength(12);
     expect(imageLog).toContain(imageA);
   });

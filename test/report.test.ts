@@ -88,7 +88,9 @@ describe('megapak report and why', () => {
     await writeFile(pkg, JSON.stringify({ ...JSON.parse(await readFile(pkg, 'utf8')), megapak: { budget: '10MB' } }));
     const r = await megapak(['build', '--stack', s], { env: { MEGAPAK_CACHE_DIR: await tempDir('budget') } });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/megapak: layer-02: 25\.2 MB \(\d+ bytes\) exceeds its budget of 10\.0 MB \(10000000 bytes\); its five biggest new paths:\n +25\.2 MB +\/nix\/store\/\S+-cuda-toolkit\n +1\.\d KB +\/nix\/store\/\S+-cudnn/);
+    expect(r.stderr).toMatch(
+      /megapak: layer-02: 25\.2 MB \(\d+ bytes\) exceeds its budget of 10\.0 MB \(10000000 bytes\); its five biggest new paths:\n +25\.2 MB +\/nix\/store\/\S+-cuda-toolkit\n +1\.\d KB +\/nix\/store\/\S+-cudnn/,
+    );
     expect(r.stderr).not.toMatch(/layer-02: streaming/);
     expect(existsSync(join(s, 'layers', '02-cuda', 'dist', 'layer.json'))).toBe(false);
     await writeFile(pkg, JSON.stringify({ name: 'layer-02', version: '1.0.0', megapak: { budget: 'lots' } }));
@@ -112,7 +114,17 @@ describe('megapak report and why', () => {
     await megapakOk(['report', '--stack', stack, '--html', html], { env: env() });
     const page = await readFile(html, 'utf8');
     expect(page).not.toMatch(/<script|<link|@import|url\(/);
-    const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${join(out, 'profile')}`];
+    const flags = [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${join(out, 'profile')}`,
+    ];
     const dom = await run('chromium', [...flags, '--dump-dom', `file://${html}`], { timeoutMs: 120_000 });
     expect(dom.code, dom.stderr).toBe(0);
     expect(dom.stdout.match(/<g class="layer" /g)).toHaveLength(12);

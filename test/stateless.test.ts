@@ -9,17 +9,7 @@ import { megapak, megapakOk, run } from './helpers/cli.ts';
 import { readRecords, tempDir } from './helpers/fixture.ts';
 import { startRegistry, type Registry } from './helpers/registry.ts';
 import { startTurboRemoteCache, type Server } from './helpers/servers.ts';
-import {
-  blobUploads,
-  deleteSaltedPaths,
-  onlySubstituter,
-  pathOrigins,
-  pushToFileCache,
-  requestsSince,
-  saltedStack,
-  shippedPaths,
-  uploadedDigests,
-} from './helpers/stateless.ts';
+import { blobUploads, deleteSaltedPaths, onlySubstituter, pathOrigins, pushToFileCache, requestsSince, saltedStack, shippedPaths, uploadedDigests } from './helpers/stateless.ts';
 import { commitAll, makeFixtureWorkspace, turboBuild } from './helpers/workspace.ts';
 
 describe('a stateless runner', () => {

@@ -92,9 +92,7 @@ describe('turbo run build on the fixture workspace', () => {
     await commitAll(ws, 'version packages');
     const { tasks } = await turboBuild(ws, env);
     for (const l of LAYERS.slice(0, 8)) expect(tasks.get(l)!.cache.status, l).toBe('HIT');
-    const config = JSON.parse(
-      (await run('skopeo', ['inspect', '--config', `oci:${join(ws, 'out', 'oci')}:test`])).stdout,
-    );
+    const config = JSON.parse((await run('skopeo', ['inspect', '--config', `oci:${join(ws, 'out', 'oci')}:test`])).stdout);
     expect(config.history.map((h: { created_by: string }) => h.created_by).slice(7)).toEqual([
       'layer-08@1.0.0',
       'layer-09@1.1.0',

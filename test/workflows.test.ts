@@ -46,14 +46,17 @@ describe('GitHub Actions workflows', () => {
 
   it('run only commands that exist: package.json scripts, workspace binaries, turbo tasks, megapak commands and options, scripts/', async () => {
     for (const f of workflowFiles())
-      for (const { where, step } of stepsOf(await readFile(f, 'utf8')))
-        if (step.run) expect(checkCommands(step.run, cli), `${basename(f)} ${where}`).toEqual([]);
+      for (const { where, step } of stepsOf(await readFile(f, 'utf8'))) if (step.run) expect(checkCommands(step.run, cli), `${basename(f)} ${where}`).toEqual([]);
     // The check has something to check: the commands the issue asks for are there.
-    const pr = runs(load('pull-request.yml')).flatMap(commandsOf).map((c) => c.join(' '));
+    const pr = runs(load('pull-request.yml'))
+      .flatMap(commandsOf)
+      .map((c) => c.join(' '));
     const readmeTest = /^bash scripts\/setup\.sh && (pnpm test)$/m.exec(await readFile(join(REPO, 'README.md'), 'utf8'));
     expect(readmeTest, 'the README names its test command').not.toBeNull();
     expect(pr).toEqual(expect.arrayContaining(['bash scripts/setup.sh', readmeTest![1], 'bash scripts/eval-real-stack.sh']));
-    const image = runs(load('image.yml')).flatMap(commandsOf).map((c) => c.join(' '));
+    const image = runs(load('image.yml'))
+      .flatMap(commandsOf)
+      .map((c) => c.join(' '));
     expect(image).toEqual(expect.arrayContaining(['pnpm turbo build --filter=layer-*']));
     expect(image.find((c) => c.startsWith('pnpm megapak push '))).toMatch(
       /^pnpm megapak push ghcr\.io\/\$owner\/comfyui-boot:cu130-megapak-py314-nix --tag cu130-megapak-py314-nix-\$\(date -u \+%Y%m%d\)$/,
@@ -62,10 +65,10 @@ describe('GitHub Actions workflows', () => {
 
   it('the command check finds a missing script, binary, task, command, option or file', () => {
     const bad: [string, string][] = [
-      ['pnpm tset', "pnpm tset: no script or workspace binary of that name"],
-      ['pnpm run typechek', "pnpm typechek: no script or workspace binary of that name"],
-      ['pnpm -F @megapak/tools bundel', "pnpm bundel: no script or workspace binary of that name"],
-      ['pnpm -F @megapak/tool bundle', "pnpm -F @megapak/tool: no workspace package of that name"],
+      ['pnpm tset', 'pnpm tset: no script or workspace binary of that name'],
+      ['pnpm run typechek', 'pnpm typechek: no script or workspace binary of that name'],
+      ['pnpm -F @megapak/tools bundel', 'pnpm bundel: no script or workspace binary of that name'],
+      ['pnpm -F @megapak/tool bundle', 'pnpm -F @megapak/tool: no workspace package of that name'],
       ['pnpm turbo biuld', "turbo.json has no task 'biuld'"],
       ["pnpm turbo build --filter='layers-*'", 'turbo --filter=layers-* matches no workspace package'],
       ['pnpm megapak pusj x', "megapak has no command 'pusj'"],
@@ -93,7 +96,6 @@ describe('GitHub Actions workflows', () => {
     const nixConf = job.steps.find((s: { uses?: string }) => s.uses?.startsWith('cachix/install-nix-action@')).with.extra_nix_config;
     expect(nixConf).toMatch(/substituters = https:\/\/cache\.nixos\.org \$\{\{ vars\.NIX_CACHE_URL \}\}/);
     // Every action is pinned to a release, not a moving branch.
-    for (const f of workflowFiles())
-      for (const { step } of stepsOf(readFileSync(f, 'utf8'))) if (step.uses) expect(step.uses, basename(f)).toMatch(/@v\d+(\.\d+)*$/);
+    for (const f of workflowFiles()) for (const { step } of stepsOf(readFileSync(f, 'utf8'))) if (step.uses) expect(step.uses, basename(f)).toMatch(/@v\d+(\.\d+)*$/);
   });
 });

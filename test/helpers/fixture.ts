@@ -20,7 +20,5 @@ export async function copyFixtureStack(source = FIXTURE_STACK): Promise<string> 
 /** The layers' dist/layer.json, in layer order. */
 export async function readRecords(stackDir: string): Promise<LayerRecord[]> {
   const folders = (await readdir(join(stackDir, 'layers'))).sort();
-  return Promise.all(
-    folders.map(async (f) => layerRecordSchema.parse(JSON.parse(await readFile(join(stackDir, 'layers', f, 'dist', 'layer.json'), 'utf8')))),
-  );
+  return Promise.all(folders.map(async (f) => layerRecordSchema.parse(JSON.parse(await readFile(join(stackDir, 'layers', f, 'dist', 'layer.json'), 'utf8')))));
 }

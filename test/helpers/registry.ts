@@ -58,7 +58,11 @@ const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
  * A small token service in front of the registry: checks Basic credentials, then signs a JWT
  * with a self-signed certificate the registry trusts (`rootcertbundle`), granting the asked scopes.
  */
-export async function startTokenService(dir: string, user: string, password: string): Promise<{
+export async function startTokenService(
+  dir: string,
+  user: string,
+  password: string,
+): Promise<{
   url: string;
   certFile: string;
   issuer: string;
@@ -79,7 +83,9 @@ export async function startTokenService(dir: string, user: string, password: str
   const server: HttpServer = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const authz = req.headers.authorization ?? '';
-    const [u, p] = Buffer.from(authz.replace(/^Basic /, ''), 'base64').toString().split(':');
+    const [u, p] = Buffer.from(authz.replace(/^Basic /, ''), 'base64')
+      .toString()
+      .split(':');
     if (u !== user || p !== password) {
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"bad credentials"}');
       return;

@@ -81,7 +81,12 @@ export interface Request {
 
 /** The registry's access log from `mark` (a length of `reg.log()`) on, as method + path. */
 export function requestsSince(reg: Registry, mark: number): Request[] {
-  return [...reg.log().slice(mark).matchAll(/"(GET|HEAD|POST|PUT|PATCH|DELETE) (\S+) HTTP\/[\d.]+"/g)].map((m) => ({ method: m[1]!, path: m[2]! }));
+  return [
+    ...reg
+      .log()
+      .slice(mark)
+      .matchAll(/"(GET|HEAD|POST|PUT|PATCH|DELETE) (\S+) HTTP\/[\d.]+"/g),
+  ].map((m) => ({ method: m[1]!, path: m[2]! }));
 }
 
 /** Requests that upload or mount a blob (start, chunk or finish of an upload session). */

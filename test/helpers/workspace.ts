@@ -5,8 +5,7 @@ import { copyFixtureStack } from './fixture.ts';
 
 export const TURBO = join(REPO, 'node_modules', '.bin', 'turbo');
 
-const git = (cwd: string, ...args: string[]) =>
-  run('git', ['-c', 'user.name=megapak-test', '-c', 'user.email=test@megapak.invalid', ...args], { cwd });
+const git = (cwd: string, ...args: string[]) => run('git', ['-c', 'user.name=megapak-test', '-c', 'user.email=test@megapak.invalid', ...args], { cwd });
 
 /**
  * The fixture stack as a pnpm + Turborepo workspace: the repository's own turbo.json, the

@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { EXIT_CODES, EXIT_INTERRUPTED } from './cli/boundary.ts';
 
 export const FLOORS: string[][] = [
   ['util'], // generic helpers: bytes, errors, JSON files, temp files, processes, progress
@@ -45,5 +46,31 @@ describe('layout', () => {
       }
     }
     expect(upward).toEqual([]);
+  });
+
+  const README = readFileSync(join(SRC, '..', '..', 'README.md'), 'utf8');
+
+  it("the README's folder map lists every folder, in floor order", () => {
+    const mapped = [...README.matchAll(/^tools\/src\/([a-z]+)\/ /gm)].map((m) => m[1]!);
+    expect(mapped).toEqual(FLOORS.flat());
+    expect(
+      readdirSync(SRC, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(FLOORS.flat().sort());
+  });
+
+  it("the README's exit-code table is the CLI's", () => {
+    const table = [...README.matchAll(/^\| (\d+(?: \/ \d+)?) \| /gm)].flatMap((m) => m[1]!.split(' / ').map(Number));
+    expect(table.sort()).toEqual([...new Set([...Object.values(EXIT_CODES), ...Object.values(EXIT_INTERRUPTED)])].sort());
+  });
+
+  it("turbo.json's layer inputs cover every folder that can change a layer's record", () => {
+    const turbo = JSON.parse(readFileSync(join(SRC, '..', '..', 'turbo.json'), 'utf8')) as { tasks: { build: { inputs: string[] } } };
+    const inputs = turbo.tasks.build.inputs;
+    // Everything up to the pipeline, and the CLI (it reads the settings a layer build uses).
+    const affecting = [...FLOORS.slice(0, FLOORS.findIndex((f) => f.includes('pipeline')) + 1).flat(), 'cli'];
+    for (const folder of affecting) expect(inputs, folder).toContain(`$TURBO_ROOT$/tools/src/${folder}/**`);
   });
 });

@@ -25,10 +25,8 @@ import { runProgram } from './boundary.ts';
 import { allRecords, builtImage, builtRecords, reportFor, setup } from './common.ts';
 import { cacheDir, compressionFrom, pushTuning } from './settings.ts';
 
-const stackOption = (dflt = 'the repository root') =>
-  new Option('--stack <dir>', `the stack folder: nix/pkgs.nix and layers/NN-name/layer.nix (default: ${dflt})`);
-const compressionOption = () =>
-  new Option('--compression <kind>', 'layer blob compression (default: $MEGAPAK_COMPRESSION, else gzip)').choices(COMPRESSIONS);
+const stackOption = (dflt = 'the repository root') => new Option('--stack <dir>', `the stack folder: nix/pkgs.nix and layers/NN-name/layer.nix (default: ${dflt})`);
+const compressionOption = () => new Option('--compression <kind>', 'layer blob compression (default: $MEGAPAK_COMPRESSION, else gzip)').choices(COMPRESSIONS);
 
 const program = new Command('megapak')
   .description('Build a container image as Nix-closure layers in which every store path ships exactly once.')

@@ -63,20 +63,17 @@ async function copyFile(abs: string, size: number, batch: Batcher, onBytes: (n: 
 /**
  * Stream the deterministic layer tar of `paths` (sorted store paths) into `sink`.
  * Hardlinks written by `nix-store --optimise` are ignored: every file is a regular entry.
+ * `fsRoot` is where the store lives on disk when not at `/` (a chroot store such as
+ * `--store /x`; the golden-digest test): the tar names stay those under `storeDir`.
  */
-export async function writeLayerTar(
-  storeDir: string,
-  paths: string[],
-  sink: ByteSink,
-  onBytes: (n: number) => void = () => {},
-): Promise<void> {
+export async function writeLayerTar(storeDir: string, paths: string[], sink: ByteSink, onBytes: (n: number) => void = () => {}, fsRoot = ''): Promise<void> {
   const batch = new Batcher(sink);
   for (const e of storeDirEntries(storeDir)) await batch.push(encodeHeader(e));
   const prefix = storeDir.replace(/^\/+/, '');
   for (const p of paths) {
     if (!p.startsWith(`${storeDir}/`) || p.slice(storeDir.length + 1).includes('/'))
       throw new MegapakError(`refusing to put ${p} in a layer: only top-level paths of ${storeDir} may enter a tar`);
-    for (const e of await walkStorePath(p, `${prefix}/${p.slice(storeDir.length + 1)}`)) {
+    for (const e of await walkStorePath(fsRoot + p, `${prefix}/${p.slice(storeDir.length + 1)}`)) {
       await batch.push(encodeHeader(e));
       if (e.type === 'file') await copyFile(e.abs, e.size, batch, onBytes);
     }

@@ -27,13 +27,27 @@ function tail(text: string, lines = 40): string {
 export async function buildLayerRoots(stackDir: string, layerFile: string, layerName: string): Promise<string[]> {
   const r = await execCapture('nix-build', [
     '--no-out-link',
-    '--argstr', 'stackDir', stackDir,
-    '--argstr', 'layerFile', layerFile,
-    '--argstr', 'layerName', layerName,
-    '-E', LAYER_EXPR,
+    '--argstr',
+    'stackDir',
+    stackDir,
+    '--argstr',
+    'layerFile',
+    layerFile,
+    '--argstr',
+    'layerName',
+    layerName,
+    '-E',
+    LAYER_EXPR,
   ]);
   if (r.code !== 0) throw new MegapakError(`${layerName}: nix-build of ${layerFile} failed:\n${tail(r.stderr)}`);
-  return [...new Set(r.stdout.split('\n').map((l) => l.trim()).filter(Boolean))].sort();
+  return [
+    ...new Set(
+      r.stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    ),
+  ].sort();
 }
 
 /** The closure of `paths` with narHash, narSize and references of every member. */

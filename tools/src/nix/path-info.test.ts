@@ -28,9 +28,7 @@ describe('parsePathInfoJson', () => {
   it('reads the 2.19+ object shape, and base-name keys and references, to the same result', () => {
     const arr = JSON.parse(raw) as { path: string; references: string[] }[];
     const keyed = Object.fromEntries(arr.map(({ path, ...rest }) => [path, rest]));
-    const baseNamed = Object.fromEntries(
-      arr.map(({ path, ...rest }) => [path.split('/').pop(), { ...rest, references: rest.references.map((r) => r.split('/').pop()) }]),
-    );
+    const baseNamed = Object.fromEntries(arr.map(({ path, ...rest }) => [path.split('/').pop(), { ...rest, references: rest.references.map((r) => r.split('/').pop()) }]));
     expect(parsePathInfoJson(JSON.stringify(keyed))).toEqual(parsePathInfoJson(raw));
     expect(parsePathInfoJson(JSON.stringify(baseNamed), '/nix/store')).toEqual(parsePathInfoJson(raw));
   });

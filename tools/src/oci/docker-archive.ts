@@ -31,8 +31,7 @@ export async function writeDockerArchive(image: ImageParts, blobPathOf: (digest:
       written += (chunk as Buffer).length;
       await sink.write(chunk as Buffer);
     }
-    if (written !== blob.diffSize)
-      throw new MegapakError(`${layer.name}: blob ${blob.digest} holds ${written} tar bytes, its record says ${blob.diffSize}`);
+    if (written !== blob.diffSize) throw new MegapakError(`${layer.name}: blob ${blob.digest} holds ${written} tar bytes, its record says ${blob.diffSize}`);
     await sink.write(Buffer.alloc(padding(written)));
   }
   await entry(sink, configName, image.config);

@@ -16,7 +16,11 @@ export async function requireDockerDaemon(): Promise<void> {
     throw err;
   }
   if (r.code !== 0 || !r.stdout.trim()) {
-    const why = r.stderr.trim().split('\n').find((l) => l.trim()) ?? `docker info exited ${r.code}`;
+    const why =
+      r.stderr
+        .trim()
+        .split('\n')
+        .find((l) => l.trim()) ?? `docker info exited ${r.code}`;
     throw new MegapakError(`no Docker daemon is reachable (${why}); ${NO_DAEMON_HINT}`);
   }
 }

@@ -9,7 +9,14 @@ const layer = (name: string, empty: boolean): ImageLayer => ({
   narSize: empty ? 0 : 1,
   blob: empty
     ? null
-    : { diffId: `sha256:${'1'.repeat(64)}`, diffSize: 1024, digest: `sha256:${'2'.repeat(64)}`, size: 100, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', compression: 'gzip' },
+    : {
+        diffId: `sha256:${'1'.repeat(64)}`,
+        diffSize: 1024,
+        digest: `sha256:${'2'.repeat(64)}`,
+        size: 100,
+        mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+        compression: 'gzip',
+      },
 });
 
 describe('composeImage', () => {
@@ -17,10 +24,7 @@ describe('composeImage', () => {
     const img = composeImage({ meta: { name: 'x', tag: 't' }, layers: [layer('layer-01', false), layer('layer-02', true)] });
     const config = JSON.parse(img.config.toString());
     expect(config.rootfs.diff_ids).toHaveLength(1);
-    expect(config.history).toEqual([
-      expect.objectContaining({ created_by: 'layer-01@1.3.0' }),
-      expect.objectContaining({ created_by: 'layer-02@1.3.0', empty_layer: true }),
-    ]);
+    expect(config.history).toEqual([expect.objectContaining({ created_by: 'layer-01@1.3.0' }), expect.objectContaining({ created_by: 'layer-02@1.3.0', empty_layer: true })]);
     expect(img.layers).toHaveLength(1);
     expect(img.configDescriptor.digest).toBe(sha256Digest(img.config));
     expect(JSON.parse(img.manifest.toString()).layers[0].annotations).toEqual({

@@ -22,9 +22,7 @@ async function placeBlob(src: string, dest: string): Promise<void> {
 }
 
 const indexSchema = z.object({
-  manifests: z
-    .array(z.object({ mediaType: z.string(), digest: z.string(), size: z.number(), annotations: z.record(z.string(), z.string()).optional() }).passthrough())
-    .default([]),
+  manifests: z.array(z.object({ mediaType: z.string(), digest: z.string(), size: z.number(), annotations: z.record(z.string(), z.string()).optional() }).passthrough()).default([]),
 });
 
 /**

@@ -49,9 +49,7 @@ async function prefetch(name: string, p: Pin, rev: string): Promise<string> {
   return toSri(r.stdout.trim().split('\n').pop()!);
 }
 
-const program = new Command('pins')
-  .description('keep nix/pins.json filled: resolve refs to commits and prefetch NAR hashes')
-  .exitOverride();
+const program = new Command('pins').description('keep nix/pins.json filled: resolve refs to commits and prefetch NAR hashes').exitOverride();
 program
   .command('update')
   .description('fill the rev and hash of the named pins (default: every pin missing one)')

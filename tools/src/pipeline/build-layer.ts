@@ -50,12 +50,21 @@ export async function ensureBlob(
 ): Promise<{ entry: BlobEntry; streamed: boolean }> {
   const hit = await opts.blobs.lookup(c.contentKey, c.compression);
   if (hit && (!opts.expectedDigest || hit.digest === opts.expectedDigest)) return { entry: hit, streamed: false };
-  await realiseAbsent(c.what, c.paths.map((p) => p.path), opts);
+  await realiseAbsent(
+    c.what,
+    c.paths.map((p) => p.path),
+    opts,
+  );
   const total = c.paths.reduce((s, p) => s + p.narSize, 0);
   const entry = await opts.blobs.put(c.contentKey, c.compression, async (tmp) => {
     opts.progress.streamStart(c.what, total);
     const d = await writeBlob(tmp, c.compression, (sink) =>
-      writeLayerTar(c.storeDir, c.paths.map((p) => p.path), sink, (n) => opts.progress.streamBytes(n)),
+      writeLayerTar(
+        c.storeDir,
+        c.paths.map((p) => p.path),
+        sink,
+        (n) => opts.progress.streamBytes(n),
+      ),
     );
     opts.progress.streamEnd(c.what, d.size);
     if (opts.expectedDigest && d.digest !== opts.expectedDigest)

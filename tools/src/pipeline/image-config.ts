@@ -19,6 +19,5 @@ export function mergeConfig(meta: ImageMeta, fromNix: Record<string, unknown> | 
 export function checkConfigPaths(config: Record<string, unknown>, storeDir: string, shipped: Set<string>): void {
   const text = JSON.stringify(config);
   const re = new RegExp(`${storeDir.replace(/[/.]/g, '\\$&')}/[0-9a-z]{32}-[^/":\\s]+`, 'g');
-  for (const m of text.matchAll(re))
-    if (!shipped.has(m[0])) throw new MegapakError(`image config names ${m[0]}, which no layer ships; add its package to a layer's roots`);
+  for (const m of text.matchAll(re)) if (!shipped.has(m[0])) throw new MegapakError(`image config names ${m[0]}, which no layer ships; add its package to a layer's roots`);
 }

@@ -9,11 +9,7 @@ import type { Progress } from '../util/progress.ts';
  * substitute the absent ones from the binary caches, then, for what no cache has, build the
  * layer's roots here. A path that neither brings stops with one line naming it.
  */
-export async function realiseAbsent(
-  what: string,
-  paths: string[],
-  opts: { progress: Progress; buildRoots?: () => Promise<unknown> },
-): Promise<void> {
+export async function realiseAbsent(what: string, paths: string[], opts: { progress: Progress; buildRoots?: () => Promise<unknown> }): Promise<void> {
   const absent = paths.filter((p) => !existsSync(p));
   if (!absent.length) return;
   opts.progress.step(what, `${absent.length} store path(s) of the blob are not in this machine's Nix store; realising them (nix-store --realise from the binary caches)`);

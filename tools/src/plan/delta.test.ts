@@ -5,7 +5,10 @@ const p = (name: string, narHash = `sha256-${name}`, references: string[] = []) 
 
 describe('planner', () => {
   it('removes what lower layers ship and sorts bytewise', () => {
-    const lower = [{ name: 'layer-01', paths: [p('aaa-glibc')] }, { name: 'layer-03', paths: [p('bbb-libstdcxx')] }];
+    const lower = [
+      { name: 'layer-01', paths: [p('aaa-glibc')] },
+      { name: 'layer-03', paths: [p('bbb-libstdcxx')] },
+    ];
     const shipped = shippedBy(lower);
     expect(shipped.get('/nix/store/bbb-libstdcxx')).toBe('layer-03');
     const delta = planDelta([p('zzz-numpy'), p('aaa-glibc'), p('Ccc-upper'), p('bbb-libstdcxx'), p('ddd-é')], shipped);

@@ -1,26 +1,35 @@
 import { MegapakError } from '../util/errors.ts';
-import { responseError, RetryableError, sleep, streamUpload, type RegistryHttp } from './http.ts';
+import { responseError, type FileRange, type RegistryHttp } from './http.ts';
 import type { ImageRef } from './reference.ts';
-
-/** Blobs up to this size go in one PUT; larger ones in a streamed PATCH that can resume. */
-export const MONOLITHIC_MAX = 32 << 20;
+import { RetryableError, withRetry, type RetryPolicy } from './retry.ts';
 
 export type BlobSource = { file: string } | { data: Buffer };
 
+export interface UploadTuning {
+  /** Blobs up to this size go in one PUT; larger ones in streamed PATCHes that can resume. */
+  wholeBlobMax: number;
+  /**
+   * Bytes per PATCH: the whole blob by default (fewest round trips); a limit helps with
+   * registries or proxies that cap request bodies.
+   */
+  chunkSize: number;
+}
+
+export const DEFAULT_TUNING: UploadTuning = { wholeBlobMax: 32 << 20, chunkSize: Number.MAX_SAFE_INTEGER };
 
 const withQuery = (location: string, key: string, value: string) => `${location}${location.includes('?') ? '&' : '?'}${key}=${encodeURIComponent(value)}`;
 
 /** The OCI distribution API for one repository. */
 export class RegistryClient {
+  readonly tuning: UploadTuning;
+
   constructor(
     readonly ref: ImageRef,
     readonly http: RegistryHttp,
-    /**
-     * Bytes per PATCH: the whole blob by default (fewest round trips); a limit helps with
-     * registries or proxies that cap request bodies.
-     */
-    readonly chunkSize: number = Number.MAX_SAFE_INTEGER,
-  ) {}
+    tuning: Partial<UploadTuning> = {},
+  ) {
+    this.tuning = { wholeBlobMax: tuning.wholeBlobMax ?? DEFAULT_TUNING.wholeBlobMax, chunkSize: tuning.chunkSize ?? DEFAULT_TUNING.chunkSize };
+  }
 
   private scopes(from?: string): string[] {
     const own = `repository:${this.ref.repository}:pull,push`;
@@ -66,14 +75,16 @@ export class RegistryClient {
 
   private checkDigest(digest: string, res: Response): void {
     const reported = res.headers.get('docker-content-digest');
-    if (reported && reported !== digest)
-      throw new MegapakError(`${this.ref.registry} reports digest ${reported} for the blob pushed as ${digest}; no manifest was pushed`);
+    if (reported && reported !== digest) throw new MegapakError(`${this.ref.registry} reports digest ${reported} for the blob pushed as ${digest}; no manifest was pushed`);
   }
 
-  /** One request carrying bytes [start, end) of the blob. */
+  /** One request carrying bytes [start, end) of the blob; not retried here (the upload loops resume). */
   private send(method: string, url: string, headers: Record<string, string>, src: BlobSource, start: number, end: number, onBytes: (n: number) => void): Promise<Response> {
     const all = { 'content-type': 'application/octet-stream', 'content-length': String(end - start), ...headers };
-    if ('file' in src) return streamUpload(this.http, { method, url, headers: all, scopes: this.scopes(), file: src.file, start, end, onBytes });
+    if ('file' in src) {
+      const body: FileRange = { file: src.file, start, end, onBytes };
+      return this.http.request({ method, url, headers: all, body, scopes: this.scopes(), retry: false });
+    }
     onBytes(end - start);
     return this.http.request({ method, url, headers: all, body: () => src.data.subarray(start, end), scopes: this.scopes(), retry: false });
   }
@@ -90,27 +101,29 @@ export class RegistryClient {
     this.checkDigest(digest, res);
   }
 
-  /**
-   * Upload one blob: a single PUT when small, else PATCH chunks. A chunk that fails (reset,
-   * 5xx, registry restarting) is resumed from the offset the registry reports, up to the retry
-   * budget; a lost session starts over.
-   */
-  async upload(location: string, digest: string, size: number, src: BlobSource, onBytes: (n: number) => void, retries: number, backoffMs: number): Promise<void> {
-    if (size <= MONOLITHIC_MAX) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await this.finish(location, digest, { src, size, onBytes });
-        } catch (err) {
-          if (!(err instanceof RetryableError) || attempt >= retries) throw err;
-          await sleep(backoffMs * 2 ** attempt);
-          const fresh = await this.startUpload(digest);
-          if (fresh.mounted) return;
-          location = fresh.location;
-        }
+  /** Upload one blob into the session at `location`: whole when small, else in resumable chunks. */
+  upload(location: string, digest: string, size: number, src: BlobSource, onBytes: (n: number) => void, policy: RetryPolicy): Promise<void> {
+    return size <= this.tuning.wholeBlobMax ? this.uploadWhole(location, digest, size, src, onBytes, policy) : this.uploadChunked(location, digest, size, src, onBytes, policy);
+  }
+
+  /** One PUT with the whole blob; a failed one starts a fresh session. */
+  private async uploadWhole(location: string, digest: string, size: number, src: BlobSource, onBytes: (n: number) => void, policy: RetryPolicy): Promise<void> {
+    await withRetry(policy, async (attempt) => {
+      if (attempt > 0) {
+        const fresh = await this.startUpload(digest);
+        if (fresh.mounted) return;
+        location = fresh.location;
       }
-    }
+      await this.finish(location, digest, { src, size, onBytes });
+    });
+  }
+
+  /**
+   * PATCH chunks. A chunk that fails (reset, 5xx, 416, registry restarting) is resumed from
+   * the offset the registry reports, up to the retry budget per chunk; a lost session starts over.
+   */
+  private async uploadChunked(location: string, digest: string, size: number, src: BlobSource, onBytes: (n: number) => void, policy: RetryPolicy): Promise<void> {
     let offset = 0;
-    let failures = 0;
     // Bytes reported to the progress so far; a resume may take some back.
     let sent = 0;
     const count = (n: number) => {
@@ -118,8 +131,16 @@ export class RegistryClient {
       onBytes(n);
     };
     while (offset < size) {
-      const end = Math.min(offset + this.chunkSize, size);
-      try {
+      await withRetry(policy, async (attempt) => {
+        if (attempt > 0) {
+          const resumed = await this.resumeOffset(location, digest);
+          location = resumed.location;
+          onBytes(resumed.offset - sent);
+          sent = resumed.offset;
+          offset = resumed.offset;
+          if (offset >= size) return;
+        }
+        const end = Math.min(offset + this.tuning.chunkSize, size);
         const res = await this.send('PATCH', location, { 'content-range': `${offset}-${end - 1}` }, src, offset, end, count);
         await res.body?.cancel().catch(() => {});
         if (res.status !== 202) {
@@ -128,16 +149,7 @@ export class RegistryClient {
         }
         location = this.absolute(res.headers.get('location'), 'a chunk upload');
         offset = end;
-        failures = 0;
-      } catch (err) {
-        if (!(err instanceof RetryableError) || ++failures > retries) throw err;
-        await sleep(backoffMs * 2 ** (failures - 1));
-        const resumed = await this.resumeOffset(location, digest);
-        location = resumed.location;
-        onBytes(resumed.offset - sent);
-        sent = resumed.offset;
-        offset = resumed.offset;
-      }
+      });
     }
     await this.finish(location, digest);
   }

@@ -42,7 +42,6 @@ export async function findCredentials(registry: string, env: NodeJS.ProcessEnv):
     return { username: env.MEGAPAK_REGISTRY_USER, password: env.MEGAPAK_REGISTRY_PASSWORD, source: 'MEGAPAK_REGISTRY_USER/PASSWORD' };
   const fromDocker = await dockerConfigAuth(registry, env);
   if (fromDocker) return fromDocker;
-  if (registry === 'ghcr.io' && env.GITHUB_TOKEN)
-    return { username: env.GITHUB_ACTOR || 'megapak', password: env.GITHUB_TOKEN, source: 'GITHUB_TOKEN' };
+  if (registry === 'ghcr.io' && env.GITHUB_TOKEN) return { username: env.GITHUB_ACTOR || 'megapak', password: env.GITHUB_TOKEN, source: 'GITHUB_TOKEN' };
   return undefined;
 }

@@ -6,21 +6,24 @@ import { pipeline } from 'node:stream/promises';
 import { MegapakError } from '../util/errors.ts';
 import { parseChallenge, type Challenge } from './challenge.ts';
 import type { Credentials } from './credentials.ts';
+import { RetryableError, withRetry, type RetryPolicy } from './retry.ts';
 
 export class RegistryAuthError extends MegapakError {}
 
-/** A failure worth another try: the connection dropped or the registry answered 5xx. */
-export class RetryableError extends MegapakError {}
-
-export interface RegistryHttpOptions {
+export interface RegistryHttpOptions extends RetryPolicy {
   registry: string;
   apiHost: string;
   plainHttp: boolean;
   credentials?: Credentials;
-  /** Attempts after the first, for 5xx, 429 and dropped connections. */
-  retries: number;
-  /** First backoff in ms; doubles each retry. */
-  backoffMs: number;
+}
+
+/** Bytes [start, end) of a file as a request body, streamed with backpressure. */
+export interface FileRange {
+  file: string;
+  start: number;
+  /** Exclusive. */
+  end: number;
+  onBytes: (n: number) => void;
 }
 
 export interface RequestOptions {
@@ -28,15 +31,13 @@ export interface RequestOptions {
   /** Path under the registry (`/v2/...`) or an absolute URL (upload locations). */
   url: string;
   headers?: Record<string, string>;
-  /** A factory, so a retry sends the body afresh (file bodies go through streamUpload). */
-  body?: () => Buffer;
+  /** A factory (a retry sends the body afresh), or a file range. */
+  body?: (() => Buffer) | FileRange;
   /** Token scopes this request needs (`repository:org/x:pull,push`). */
   scopes: string[];
   /** Retry on 5xx/429/network errors (off for blob bodies: the upload loop resumes those). */
   retry?: boolean;
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function isNetworkError(err: unknown): boolean {
   return err instanceof TypeError || (err as { name?: string })?.name === 'AbortError' || (err as { cause?: unknown })?.cause !== undefined;
@@ -44,18 +45,31 @@ export function isNetworkError(err: unknown): boolean {
 
 function describeNetworkError(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  return cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
+  return cause?.code ?? (err as { code?: string })?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
 }
+
+/** A 5xx/429 answer, kept so that the last one is returned to the caller when retries run out. */
+class RetryableStatus extends RetryableError {
+  constructor(readonly res: Response) {
+    super(`HTTP ${res.status}`);
+  }
+}
+
+/** A token is refreshed this long before the registry said it expires. */
+const TOKEN_MARGIN_MS = 5_000;
+/** What the token spec says a token lives when the service names no `expires_in`. */
+const DEFAULT_TOKEN_SECONDS = 60;
 
 /**
  * HTTP to one registry: answers auth challenges (Basic, or Bearer tokens per scope set from
- * the challenge's realm), and retries with exponential backoff. Credentials go only into
+ * the challenge's realm, cached until they expire), and retries with exponential backoff.
+ * Every request, blob uploads included, goes through `request`. Credentials go only into
  * Authorization headers, never into messages.
  */
 export class RegistryHttp {
   readonly base: string;
   private challenge?: Challenge;
-  private tokens = new Map<string, string>();
+  private tokens = new Map<string, { token: string; expiresAt: number }>();
 
   constructor(readonly opts: RegistryHttpOptions) {
     this.base = `${opts.plainHttp ? 'http' : 'https'}://${opts.apiHost}`;
@@ -77,7 +91,7 @@ export class RegistryHttp {
   private async bearerToken(scopes: string[]): Promise<string> {
     const key = [...scopes].sort().join(' ');
     const cached = this.tokens.get(key);
-    if (cached) return cached;
+    if (cached && cached.expiresAt > Date.now()) return cached.token;
     const { realm, service } = this.challenge!.params;
     if (!realm) throw new MegapakError(`${this.opts.registry} asked for a bearer token but named no realm`);
     const url = new URL(realm);
@@ -92,15 +106,12 @@ export class RegistryHttp {
     }
     if (res.status === 401 || res.status === 403) throw this.authFailed(res.status, 'the token service refused');
     if (!res.ok) throw new MegapakError(`the token service of ${this.opts.registry} answered HTTP ${res.status}`);
-    const body = (await res.json()) as { token?: string; access_token?: string };
+    const body = (await res.json()) as { token?: string; access_token?: string; expires_in?: number };
     const token = body.token ?? body.access_token;
     if (!token) throw new MegapakError(`the token service of ${this.opts.registry} returned no token`);
-    this.tokens.set(key, token);
+    const lifeMs = (body.expires_in ?? DEFAULT_TOKEN_SECONDS) * 1000;
+    this.tokens.set(key, { token, expiresAt: Date.now() + lifeMs - Math.min(TOKEN_MARGIN_MS, lifeMs / 2) });
     return token;
-  }
-
-  async authHeader(scopes: string[]): Promise<string | undefined> {
-    return this.authorization(scopes);
   }
 
   private async authorization(scopes: string[]): Promise<string | undefined> {
@@ -109,99 +120,88 @@ export class RegistryHttp {
     return `Bearer ${await this.bearerToken(scopes)}`;
   }
 
+  /** One exchange; a dropped connection is a RetryableError naming the registry. */
+  private async send(o: RequestOptions, url: string, auth: string | undefined): Promise<Response> {
+    const headers = { ...o.headers, ...(auth ? { authorization: auth } : {}) };
+    const fileBody = o.body && typeof o.body !== 'function' ? o.body : undefined;
+    try {
+      if (fileBody) return await sendFileRange(o.method, new URL(url), headers, fileBody);
+      return await fetch(url, { method: o.method, headers, body: (o.body as (() => Buffer) | undefined)?.() as Uint8Array<ArrayBuffer> | undefined, redirect: 'follow' });
+    } catch (err) {
+      if (err instanceof MegapakError || (!fileBody && !isNetworkError(err))) throw err;
+      throw new RetryableError(`cannot reach registry ${this.opts.registry} (${o.method} ${new URL(url).pathname}): ${describeNetworkError(err)}`);
+    }
+  }
+
+  /**
+   * Send with authorization. A 401 is answered once per request with a fresh challenge (and
+   * fresh tokens: the one we held may have expired during a long upload); a second 401 means
+   * the credentials, or the token they bought, are not good enough.
+   */
+  private async sendAuthorized(o: RequestOptions, url: string): Promise<Response> {
+    for (let challenged = false; ; challenged = true) {
+      // Bytes of a file body sent with a request that is answered 401 are taken back from
+      // the progress before the body is sent again.
+      let sent = 0;
+      const body = o.body && typeof o.body !== 'function' ? { ...o.body, onBytes: (n: number) => ((sent += n), (o.body as FileRange).onBytes(n)) } : o.body;
+      const res = await this.send({ ...o, body }, url, await this.authorization(o.scopes));
+      if (res.status !== 401) return res;
+      if (sent) (o.body as FileRange).onBytes(-sent);
+      const challenge = parseChallenge(res.headers.get('www-authenticate'));
+      await res.body?.cancel();
+      if (!challenge || challenged || (challenge.scheme === 'basic' && !this.opts.credentials)) throw this.authFailed(401);
+      this.challenge = challenge;
+      this.tokens.clear();
+    }
+  }
+
   async request(o: RequestOptions): Promise<Response> {
     const url = o.url.startsWith('http') ? o.url : `${this.base}${o.url}`;
-    const attempts = o.retry === false ? 1 : this.opts.retries + 1;
-    let answeredChallenge = false;
-    for (let attempt = 1; ; attempt++) {
-      const auth = await this.authorization(o.scopes);
-      let res: Response;
-      try {
-        res = await fetch(url, {
-          method: o.method,
-          headers: { ...o.headers, ...(auth ? { authorization: auth } : {}) },
-          body: o.body?.() as Uint8Array<ArrayBuffer> | undefined,
-          redirect: 'follow',
-        });
-      } catch (err) {
-        if (!isNetworkError(err)) throw err;
-        if (attempt >= attempts)
-          throw new RetryableError(`cannot reach registry ${this.opts.registry} (${o.method} ${new URL(url).pathname}): ${describeNetworkError(err)}`);
-        await sleep(this.opts.backoffMs * 2 ** (attempt - 1));
-        continue;
-      }
-      if (res.status === 401) {
-        // Answer a challenge once per request; a second 401 means the credentials (or the
-        // token they bought) are not good enough.
-        const challenge = parseChallenge(res.headers.get('www-authenticate'));
-        await res.body?.cancel();
-        if (!challenge || answeredChallenge || (challenge.scheme === 'basic' && !this.opts.credentials)) throw this.authFailed(401);
-        this.challenge = challenge;
-        this.tokens.clear();
-        answeredChallenge = true;
-        attempt--;
-        continue;
-      }
-      if ((res.status >= 500 || res.status === 429) && attempt < attempts) {
-        await res.body?.cancel();
-        await sleep(this.opts.backoffMs * 2 ** (attempt - 1));
-        continue;
-      }
-      return res;
+    const policy = { retries: o.retry === false ? 0 : this.opts.retries, backoffMs: this.opts.backoffMs };
+    try {
+      return await withRetry(policy, async () => {
+        const res = await this.sendAuthorized(o, url);
+        if (res.status >= 500 || res.status === 429) throw new RetryableStatus(res);
+        return res;
+      });
+    } catch (err) {
+      if (err instanceof RetryableStatus) return err.res; // out of retries: the caller reads the answer
+      throw err;
     }
   }
 }
 
-export interface StreamUpload {
-  method: string;
-  url: string;
-  headers: Record<string, string>;
-  scopes: string[];
-  file: string;
-  start: number;
-  /** Exclusive. */
-  end: number;
-  onBytes: (n: number) => void;
-}
-
 /**
  * Send a file range as a request body with node:http, whose pipe honours backpressure
- * (undici's fetch buffered a whole blob in memory here). Not retried: the caller resumes.
+ * (undici's fetch buffered a whole blob in memory here).
  */
-export async function streamUpload(http: RegistryHttp, u: StreamUpload): Promise<Response> {
-  const auth = await http.authHeader(u.scopes);
-  const url = new URL(u.url.startsWith('http') ? u.url : `${http.base}${u.url}`);
+function sendFileRange(method: string, url: URL, headers: Record<string, string>, body: FileRange): Promise<Response> {
   const mod = url.protocol === 'https:' ? https : httpPlain;
-  try {
-    return await new Promise<Response>((resolve, reject) => {
-      const req = mod.request(url, { method: u.method, headers: { ...u.headers, ...(auth ? { authorization: auth } : {}) } }, (res) => {
-        const chunks: Buffer[] = [];
-        let kept = 0;
-        res.on('data', (b: Buffer) => {
-          if (kept < 1 << 16) chunks.push(b);
-          kept += b.length;
-        });
-        res.on('error', reject);
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          const headers = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-          resolve(new Response([204, 205, 304].includes(status) ? null : Buffer.concat(chunks), { status, headers }));
-        });
+  return new Promise<Response>((resolve, reject) => {
+    const req = mod.request(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      let kept = 0;
+      res.on('data', (b: Buffer) => {
+        if (kept < 1 << 16) chunks.push(b);
+        kept += b.length;
       });
-      req.on('error', reject);
-      const counter = new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          u.onBytes(chunk.length);
-          cb(null, chunk);
-        },
+      res.on('error', reject);
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+        resolve(new Response([204, 205, 304].includes(status) ? null : Buffer.concat(chunks), { status, headers: h }));
       });
-      pipeline(createReadStream(u.file, { start: u.start, end: u.end - 1, highWaterMark: 1 << 20 }), counter, req).catch(reject);
     });
-  } catch (err) {
-    if (err instanceof MegapakError) throw err;
-    throw new RetryableError(`cannot reach registry ${http.opts.registry} (${u.method} ${url.pathname}): ${describeNetworkError(err)}`);
-  }
+    req.on('error', reject);
+    const counter = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        body.onBytes(chunk.length);
+        cb(null, chunk);
+      },
+    });
+    pipeline(createReadStream(body.file, { start: body.start, end: body.end - 1, highWaterMark: 1 << 20 }), counter, req).catch(reject);
+  });
 }
 
 /** A one-line description of a failed registry response, with the registry's own error text. */

@@ -61,7 +61,7 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
   });
   if (ref.digest && ref.digest !== image.manifestDescriptor.digest)
     throw new MegapakError(`${formatRef(ref)} names digest ${ref.digest}, but the built image is ${image.manifestDescriptor.digest}`, 'usage');
-  const client = new RegistryClient(ref, http, opts.chunkSize);
+  const client = new RegistryClient(ref, http, { chunkSize: opts.chunkSize });
   await client.ping();
   const mounts = await MountSources.load(opts.cacheDir, ref.registry);
   const jobs: BlobJob[] = [
@@ -94,7 +94,10 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
     opts.progress.stop();
     const reason = (results[failed] as PromiseRejectedResult).reason;
     const msg = reason instanceof Error ? reason.message : String(reason);
-    throw new MegapakError(`push to ${formatRef(ref)} failed at ${what[failed]!.label}: ${msg}\nno manifest was pushed; run the push again to upload what is still missing`, reason instanceof MegapakError ? reason.kind : 'failed');
+    throw new MegapakError(
+      `push to ${formatRef(ref)} failed at ${what[failed]!.label}: ${msg}\nno manifest was pushed; run the push again to upload what is still missing`,
+      reason instanceof MegapakError ? reason.kind : 'failed',
+    );
   };
 
   // 1. Which blobs the registry lacks.
@@ -126,13 +129,16 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
     const session = await client.startUpload(job.digest, mounts.sourceFor(job.digest, ref.repository));
     if (session.mounted) return settle(job, 'mounted', started);
     opts.progress.start(job.label, job.size);
-    await client.upload(session.location, job.digest, job.size, sources.get(job)!, (n) => opts.progress.bytes(job.label, n), opts.retries, opts.backoffMs);
+    await client.upload(session.location, job.digest, job.size, sources.get(job)!, (n) => opts.progress.bytes(job.label, n), opts);
     settle(job, 'uploaded', started);
   });
   opts.progress.stop();
   const tags = [...new Set([ref.digest ? image.manifestDescriptor.digest : ref.tag!, ...opts.tags])];
   for (const t of tags) await client.putManifest(t, image.manifest, image.manifestDescriptor.mediaType, image.manifestDescriptor.digest);
-  await mounts.record(jobs.map((j) => j.digest), ref.repository);
+  await mounts.record(
+    jobs.map((j) => j.digest),
+    ref.repository,
+  );
   return { ref: formatRef(ref), manifestDigest: image.manifestDescriptor.digest, tags, counts };
 }
 

@@ -44,8 +44,7 @@ export function parseImageRef(ref: string): ImageRef {
     if (!/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/.test(registry)) throw bad(`'${registry}' is not a registry host`);
   }
   if (registry === 'docker.io' && parts.length === 1) parts.unshift('library');
-  if (parts.length === 0 || parts.some((p) => !COMPONENT.test(p)))
-    throw bad('the repository must be lowercase letters, digits and separators (e.g. ghcr.io/org/image:tag)');
+  if (parts.length === 0 || parts.some((p) => !COMPONENT.test(p))) throw bad('the repository must be lowercase letters, digits and separators (e.g. ghcr.io/org/image:tag)');
   if (!tag && !digest) tag = 'latest';
   return { registry, apiHost: registry === 'docker.io' ? 'registry-1.docker.io' : registry, repository: parts.join('/'), tag, digest };
 }

@@ -32,10 +32,11 @@ export function closureOf(roots: string[], g: Map<string, PathNode>): Set<string
 export function chainTo(roots: string[], target: string, g: Map<string, PathNode>): string[] | undefined {
   const parent = new Map<string, string | null>();
   const queue: string[] = [];
-  for (const r of [...roots].sort()) if (g.has(r) && !parent.has(r)) {
-    parent.set(r, null);
-    queue.push(r);
-  }
+  for (const r of [...roots].sort())
+    if (g.has(r) && !parent.has(r)) {
+      parent.set(r, null);
+      queue.push(r);
+    }
   for (let i = 0; i < queue.length; i++) {
     const p = queue[i]!;
     if (p === target) {
@@ -43,10 +44,11 @@ export function chainTo(roots: string[], target: string, g: Map<string, PathNode
       for (let q = parent.get(p); q; q = parent.get(q)) chain.unshift(q);
       return chain;
     }
-    for (const ref of [...g.get(p)!.references].sort()) if (g.has(ref) && !parent.has(ref)) {
-      parent.set(ref, p);
-      queue.push(ref);
-    }
+    for (const ref of [...g.get(p)!.references].sort())
+      if (g.has(ref) && !parent.has(ref)) {
+        parent.set(ref, p);
+        queue.push(ref);
+      }
   }
   return undefined;
 }

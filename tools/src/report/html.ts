@@ -41,7 +41,9 @@ export function renderHtml(report: Report, title: string, allPaths: { layer: num
   };
   const H = 640;
   const laidOut = treemap<Node>().tile(treemapSquarify).size([W, H]).paddingOuter(2).paddingTop(16).paddingInner(1)(
-    hierarchy(root).sum((d) => d.size ?? 0).sort((a, b) => (b.value ?? 0) - (a.value ?? 0)),
+    hierarchy(root)
+      .sum((d) => d.size ?? 0)
+      .sort((a, b) => (b.value ?? 0) - (a.value ?? 0)),
   );
   const groups = (laidOut.children ?? [])
     .map((layer) => {
@@ -50,7 +52,8 @@ export function renderHtml(report: Report, title: string, allPaths: { layer: num
         .map((leaf) => {
           const w = leaf.x1 - leaf.x0;
           const h = leaf.y1 - leaf.y0;
-          const label = w > 70 && h > 14 ? `<text x="${(leaf.x0 + 3).toFixed(1)}" y="${(leaf.y0 + 12).toFixed(1)}">${esc(short(leaf.data.name).slice(0, Math.floor(w / 7)))}</text>` : '';
+          const label =
+            w > 70 && h > 14 ? `<text x="${(leaf.x0 + 3).toFixed(1)}" y="${(leaf.y0 + 12).toFixed(1)}">${esc(short(leaf.data.name).slice(0, Math.floor(w / 7)))}</text>` : '';
           return `<rect x="${leaf.x0.toFixed(1)}" y="${leaf.y0.toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="hsl(${hue(i, n)} 55% 72%)"><title>${esc(leaf.data.name)}: ${formatBytes(leaf.value ?? 0)}</title></rect>${label}`;
         })
         .join('');

@@ -7,7 +7,12 @@ export function columns(rows: (string | number)[][]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, String(c).length)));
   return rows
-    .map((r) => r.map((c, i) => (typeof c === 'number' || /^[\d.]+ [KMGT]?B$/.test(String(c)) ? String(c).padStart(widths[i]!) : String(c).padEnd(widths[i]!))).join('  ').trimEnd())
+    .map((r) =>
+      r
+        .map((c, i) => (typeof c === 'number' || /^[\d.]+ [KMGT]?B$/.test(String(c)) ? String(c).padStart(widths[i]!) : String(c).padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 
@@ -29,7 +34,16 @@ export function reportText(rep: Report): string {
   const rows: (string | number)[][] = [['layer', 'paths', 'NAR', 'none', 'gzip', 'zstd', 'own closure', 'digest']];
   const sz = (n: number | null) => (n === null ? '-' : formatBytes(n));
   for (const l of rep.layers)
-    rows.push([`${l.name}@${l.version}`, l.paths, formatBytes(l.bytes), sz(l.sizes.none), sz(l.sizes.gzip), sz(l.sizes.zstd), formatBytes(l.closureBytes), l.digest?.slice(0, 19) ?? 'empty']);
+    rows.push([
+      `${l.name}@${l.version}`,
+      l.paths,
+      formatBytes(l.bytes),
+      sz(l.sizes.none),
+      sz(l.sizes.gzip),
+      sz(l.sizes.zstd),
+      formatBytes(l.closureBytes),
+      l.digest?.slice(0, 19) ?? 'empty',
+    ]);
   const lines = [columns(rows), '', 'biggest paths per layer:'];
   for (const l of rep.layers) for (const t of l.top.slice(0, 3)) lines.push(`  ${l.name}  ${formatBytes(t.narSize).padStart(9)}  ${t.path}`);
   const t = rep.total;

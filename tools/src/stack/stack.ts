@@ -86,8 +86,7 @@ export async function loadStack(stackDir: string): Promise<Stack> {
   }
   if (layers.length === 0) throw new UsageError(`${dir} is not a stack: no layers/NN-name/layer.nix found`);
   for (let i = 1; i < layers.length; i++) {
-    if (layers[i]!.index === layers[i - 1]!.index)
-      throw new UsageError(`layers ${layers[i - 1]!.folder} and ${layers[i]!.folder} share the position ${layers[i]!.index}`);
+    if (layers[i]!.index === layers[i - 1]!.index) throw new UsageError(`layers ${layers[i - 1]!.folder} and ${layers[i]!.folder} share the position ${layers[i]!.index}`);
   }
   let meta: StackJson = {};
   const metaPath = join(dir, 'stack.json');
