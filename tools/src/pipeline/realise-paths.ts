@@ -25,10 +25,14 @@ export async function realiseAbsent(what: string, paths: string[], opts: { progr
     }
     left = left.filter((p) => !existsSync(p));
   }
-  if (left.length)
-    throw new MegapakError(
-      `${what}: store path ${left[0]} is in no binary cache and ${opts.buildRoots ? (buildFailure ? `building the layer failed (${buildFailure})` : 'building the layer did not make it') : 'was not built here'}` +
-        (left.length > 1 ? ` (${left.length - 1} more path(s) likewise)` : ''),
-    );
-  opts.progress.step(what, `realised ${absent.length - left.length} store path(s)`);
+  if (left.length) {
+    const because = !opts.buildRoots
+      ? "nor in this machine's Nix store"
+      : buildFailure
+        ? `and building the layer failed (${buildFailure})`
+        : 'and building the layer did not make it';
+    const more = left.length > 1 ? ` (${left.length - 1} more path(s) likewise)` : '';
+    throw new MegapakError(`${what}: store path ${left[0]} is in no binary cache ${because}${more}`);
+  }
+  opts.progress.step(what, `realised ${absent.length} store path(s)`);
 }
