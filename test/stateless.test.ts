@@ -163,19 +163,32 @@ describe('a fresh CI runner pushing with the layer records from a Turborepo remo
 
   it('a path in no binary cache that nothing builds: one line naming the layer and the path, nothing pushed', async () => {
     const fresh = await startRegistry({ storage: join(await tempDir('registry-fresh'), 'data') });
+    const push = async () =>
+      megapak(['push', '--stack', wsB, '--plain-http', `${fresh.host}/megapak/stateless:ci`], { env: { ...envB, MEGAPAK_CACHE_DIR: await tempDir('blobs-c') } });
     try {
       const file = join(wsB, 'layers', '12-app', 'dist', 'layer.json');
       const record = JSON.parse(await readFile(file, 'utf8'));
       const gone = `${record.storeDir}/${'0'.repeat(32)}-in-no-cache`;
-      record.paths[0].path = gone;
+      // vim: a path of layer 12 that the image config does not name (that check comes first).
+      record.paths.find((p: { path: string }) => p.path.endsWith('-vim')).path = gone;
       await writeFile(file, JSON.stringify(record));
-      const r = await megapak(['push', '--stack', wsB, '--plain-http', `${fresh.host}/megapak/stateless:ci`], { env: { ...envB, MEGAPAK_CACHE_DIR: await tempDir('blobs-c') } });
+      // The layer builds, but not that path.
+      const r = await push();
       expect(r.code).toBe(1);
-      const errors = r.stderr.split('\n').filter((l) => l.startsWith('megapak: '));
-      expect(errors).toHaveLength(1);
-      expect(errors[0]).toBe(`megapak: layer-12: store path ${gone} is in no binary cache and building the layer did not make it; nothing was pushed`);
-      expect(blobUploads(requestsSince(fresh, 0))).toEqual([]);
-      expect(requestsSince(fresh, 0).filter((q) => q.path.includes('/manifests/'))).toEqual([]);
+      expect(r.stderr.trimEnd().split('\n').pop()).toBe(`megapak: layer-12: store path ${gone} is in no binary cache and building the layer did not make it; nothing was pushed`);
+      // The layer does not build at all: Nix's reason, still on the one line.
+      await writeFile(
+        join(wsB, 'layers', '12-app', 'layer.nix'),
+        `{ pkgs }: [ (derivation { name = "cannot-build-${salt}"; system = builtins.currentSystem; builder = "/bin/busybox"; args = [ "sh" "-c" "exit 3" ]; }) ]\n`,
+      );
+      const r2 = await push();
+      expect(r2.code).toBe(1);
+      expect(r2.stderr.trimEnd().split('\n').pop()).toMatch(
+        new RegExp(`^megapak: layer-12: store path ${gone} is in no binary cache and building the layer failed \\(.*cannot-build-${salt}.*\\); nothing was pushed$`),
+      );
+      const reqs = requestsSince(fresh, 0);
+      expect(blobUploads(reqs)).toEqual([]);
+      expect(reqs.filter((q) => q.path.includes('/manifests/'))).toEqual([]);
     } finally {
       await fresh.stop();
     }
