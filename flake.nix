@@ -1,18 +1,15 @@
 {
   description = "megapak: the ComfyUI megapak (CUDA 13.0, Python 3.14) as twelve Nix layers in which every store path ships once";
 
-  # The same revision as nix/nixpkgs.json, so `nix build .#layer-09` and `pnpm megapak build`
-  # build the same store paths.
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/83199d0d373dd3ac2b9a1996b1d0263f76ab7a4c";
+  # The same revision as nix/nixpkgs.json (test/real-stack.test.ts checks it), handed to
+  # nix/pkgs.nix: one package set, so `nix build .#layer-09` and `pnpm megapak build` build the
+  # same store paths.
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/2fc6539b481e1d2569f25f8799236694180c0993";
 
   outputs = { self, nixpkgs }:
     let
       system = "x86_64-linux";
-      pkgs = import nixpkgs {
-        inherit system;
-        config = { allowUnfree = true; cudaSupport = true; };
-        overlays = [ (import ./nix/overlay.nix) ];
-      };
+      pkgs = import ./nix/pkgs.nix { inherit nixpkgs; };
       layerDirs = builtins.filter (d: builtins.match "[0-9][0-9]-.*" d != null) (builtins.attrNames (builtins.readDir ./layers));
       # packages.<system>.layer-NN: a folder of links to the layer's roots.
       layer = dir:
@@ -25,7 +22,7 @@
         type = "app";
         program = "${pkgs.writeShellApplication {
           name = "megapak-${name}";
-          runtimeInputs = [ pkgs.nodejs_20 pkgs.pnpm pkgs.nix pkgs.zstd pkgs.git ];
+          runtimeInputs = [ pkgs.nodejs_22 pkgs.pnpm pkgs.nix pkgs.zstd pkgs.git ];
           inherit text;
         }}/bin/megapak-${name}";
       };

@@ -1,23 +1,54 @@
-# Python packages nixpkgs lacks, built from their pinned sources (nix/pins.json) against the
-# megapak's own Python set `ps`.
+# Python packages nixpkgs lacks at the pin (see `absent` in nix/nixpkgs-index.json), built from
+# their pinned sources (nix/pins.json) against the megapak's own Python set `ps`.
 { ps, pins, cudaPackages }:
 let
-  fromGit = name: { pname ? name, deps ? [ ], imports ? [ ] }:
-    ps.buildPythonPackage {
+  # `removeDeps`: requirements nixpkgs has no distribution of under the name pip declares
+  # (opencv-python and opencv-contrib-python: nixpkgs' opencv4 ships no such dist-info).
+  fromGit = name: { pname ? name, deps ? [ ], build ? [ ps.setuptools ], imports ? [ ], removeDeps ? [ ], relaxDeps ? [ ], sourceRoot ? null }:
+    ps.buildPythonPackage ({
       inherit pname;
       version = pins.version name;
       src = pins.src name;
       pyproject = true;
-      build-system = [ ps.setuptools ];
+      build-system = build;
       dependencies = deps;
+      pythonRemoveDeps = removeDeps;
+      pythonRelaxDeps = relaxDeps;
       pythonImportsCheck = imports;
       doCheck = false;
-    };
+    } // (if sourceRoot == null then { } else { sourceRoot = "source/${sourceRoot}"; }));
 in
 {
   # openai/CLIP: the `clip` module many custom nodes import.
   clip = fromGit "clip" { deps = with ps; [ ftfy regex tqdm torch torchvision ]; imports = [ "clip" ]; };
-  cozy-comfyui = fromGit "cozy-comfyui" { };
+  # smZNodes' prompt weighting. 2.3.1 is the last release for transformers 4 (2.4 wants 5);
+  # `notebook` is only for its demos.
+  compel = fromGit "compel" {
+    deps = with ps; [ diffusers pyparsing torch transformers ];
+    removeDeps = [ "notebook" ];
+    relaxDeps = [ "transformers" ];
+    imports = [ "compel" ];
+  };
+  # colour-science/colour, the `colour` module (nixpkgs' `colour` is another project).
+  colour-science = fromGit "colour-science" {
+    build = [ ps.hatchling ];
+    deps = with ps; [ imageio numpy scipy typing-extensions ];
+    imports = [ "colour" ];
+  };
+  facexlib = fromGit "facexlib" {
+    deps = with ps; [ filterpy numba numpy opencv4 pillow scipy torch torchvision tqdm ];
+    removeDeps = [ "opencv-python" ];
+  };
+  # chaiNNer's model loader that ComfyUI core imports; the package lives in libs/spandrel.
+  spandrel = fromGit "spandrel" {
+    deps = with ps; [ torch torchvision safetensors numpy einops typing-extensions ];
+    sourceRoot = "libs/spandrel";
+    imports = [ "spandrel" ];
+  };
+  cozy-comfyui = fromGit "cozy-comfyui" {
+    deps = with ps; [ aenum aiohttp blendmodes daltonlens loguru matplotlib numba numpy opencv4 pillow requests scikit-image scikit-learn ];
+    removeDeps = [ "opencv-contrib-python" ];
+  };
   cozy-comfy = fromGit "cozy-comfy" { };
   cstr = fromGit "cstr" { };
   # ltdrdata's fork of ffmpy, which the Impact/Inspire packs expect (not nixpkgs' ffmpy).

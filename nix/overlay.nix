@@ -2,17 +2,25 @@
 # lives under `megapak`, so a layer.nix reads `pkgs.megapak.python` rather than guessing.
 final: prev:
 let
+  inherit (final) lib;
   cudaPackages = final.cudaPackages_13_0;
   # Python 3.14, free-threaded, as the upstream image; every Python package of layers 04-11
   # is built for this one interpreter.
   python = final.python314FreeThreading;
   ps = python.pkgs;
+  # PyTorch 2.10.0, torchvision 0.25.0, torchaudio 2.10.0, as upstream ships: nix/torch.nix
+  # (below, in pythonPackagesExtensions) builds them when the pinned nixpkgs has another release.
+  inherit (ps) torch torchvision torchaudio;
+  # nixpkgs calls cupy with `pkgs.cudaPackages` overridden to cuDNN 8.9.7 ("CuDNN 9 is not
+  # supported", cupy/cupy#8215); cuDNN 8 has no CUDA 13 build, so that set cannot evaluate for
+  # CUDA 13.0: cupy gets the megapak's CUDA 13.0 set (cuDNN 9) instead.
+  cupy = ps.cupy.override { inherit cudaPackages; };
   pins = prev.megapak-pins or (import ./pins.nix { inherit (final) fetchFromGitHub fetchgit fetchurl; });
   custom = import ./custom.nix { inherit ps pins cudaPackages; };
-  fromList = import ./read-pip-list.nix { inherit ps custom; inherit (final) lib; };
+  fromList = import ./read-pip-list.nix { inherit ps custom; inherit (final) lib; overrides = { inherit cupy; }; };
   layerList = file: fromList (../layers + "/${file}");
   pythonPackages =
-    (with ps; [ torch torchvision torchaudio cupy flash-attn ])
+    [ torch torchvision torchaudio cupy ps.flash-attn ]
     ++ layerList "07-pak3/pak3.txt"
     ++ layerList "09-pak5/pak5.txt"
     ++ layerList "10-pak7/pak7.txt"
@@ -21,8 +29,9 @@ let
 in
 {
   cudaPackages = cudaPackages;
+  pythonPackagesExtensions = prev.pythonPackagesExtensions ++ [ (import ./torch.nix { inherit lib pins; }) ];
   megapak = {
-    inherit python cudaPackages custom fromList pythonEnv;
+    inherit python cudaPackages custom fromList pythonEnv torch torchvision torchaudio cupy;
     python3Packages = ps;
     gcc = final.gcc15;
     entrypoint = final.callPackage ./entrypoint.nix { inherit pythonEnv; };

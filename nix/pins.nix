@@ -4,7 +4,7 @@
 let
   pins = (builtins.fromJSON (builtins.readFile ./pins.json)).pins;
   missing = name: p:
-    throw "megapak: pin '${name}' in nix/pins.json has no ${if p.rev == null then "rev" else "hash"} yet (ref '${p.ref}'); run `pnpm pins update ${name}` on a machine with network and commit nix/pins.json";
+    throw "megapak: pin '${name}' in nix/pins.json has no ${if p.rev == null then "rev" else "hash"} yet (ref '${p.ref}'); run `pnpm pins update ${name}` on a machine with network (or `pnpm pins update ${name} --from-git DIR` with a local mirror) and commit nix/pins.json";
 in
 {
   src = name:
@@ -13,5 +13,8 @@ in
     else if p.type == "github" then fetchFromGitHub { inherit (p) owner repo rev hash; }
     else if p.type == "url" then fetchurl { inherit (p) url hash; }
     else fetchgit { inherit (p) url rev hash; fetchSubmodules = p.submodules or false; };
-  version = name: let p = pins.${name}; in if p.ref == "HEAD" || p.ref == "main" then "unstable-${builtins.substring 0 8 (toString p.rev)}" else p.ref;
+  # A tag `v1.2.3` is version 1.2.3; a branch is unstable-<rev>.
+  version = name:
+    let p = pins.${name}; tag = builtins.match "v?([0-9].*)" p.ref; in
+    if tag != null then builtins.head tag else "unstable-${builtins.substring 0 8 (toString p.rev)}";
 }

@@ -1,10 +1,10 @@
 # pip name (normalised: lower case, `_` and `.` as `-`) -> attribute of the megapak's Python
 # package set, or `megapak:NAME` for a package of nix/custom.nix. Pure data: the layers' list
-# files are resolved through it, and the stand-in test set is generated from it.
+# files are resolved through it. Whether nixpkgs has the target is for nix/nixpkgs-index.json to say.
 {
   # pak3 (layer 07)
   accelerate = "accelerate";
-  compel = "compel";
+  compel = "megapak:compel";
   diffusers = "diffusers";
   fairscale = "fairscale";
   ftfy = "ftfy";
@@ -59,9 +59,7 @@
   cachetools = "cachetools";
   chardet = "chardet";
   color-matcher = "color-matcher";
-  colour-science = "colour-science";
-  comfy-aimdo = "comfy-aimdo";
-  comfy-kitchen = "comfy-kitchen";
+  colour-science = "megapak:colour-science";
   compressed-tensors = "compressed-tensors";
   datasets = "datasets";
   deepdiff = "deepdiff";
@@ -74,7 +72,6 @@
   gguf = "gguf";
   gitpython = "gitpython";
   glfw = "glfw";
-  google-generativeai = "google-generativeai";
   hydra-core = "hydra-core";
   imageio-ffmpeg = "imageio-ffmpeg";
   importlib-metadata = "importlib-metadata";
@@ -118,7 +115,7 @@
   shapely = "shapely";
   simpleeval = "simpleeval";
   soundfile = "soundfile";
-  spandrel = "spandrel";
+  spandrel = "megapak:spandrel";
   sqlalchemy = "sqlalchemy";
   tensorboard = "tensorboard";
   tiktoken = "tiktoken";
@@ -138,7 +135,7 @@
 
   # pak7 (layer 10)
   dlib = "dlib";
-  facexlib = "facexlib";
+  facexlib = "megapak:facexlib";
   insightface = "insightface";
   clip = "megapak:clip";
   cozy-comfyui = "megapak:cozy-comfyui";

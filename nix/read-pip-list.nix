@@ -1,7 +1,8 @@
 # A layer's pip list file -> derivations, through nix/pypi.nix. Lines as pip writes them:
 # `name`, `name[extra]>=1.0`, `git+https://host/org/repo.git`, `git+…#egg=name`; `#` comments.
-# A name with no package is an evaluation error naming it and the list it came from.
-{ ps, custom, lib }:
+# A name with no package is an evaluation error naming it and the list it came from. `overrides`
+# replaces a nixpkgs attribute by the megapak's own build of it (cupy for CUDA 13).
+{ ps, custom, lib, overrides ? { } }:
 file:
 let
   lines = builtins.filter builtins.isString (builtins.split "\n" (builtins.readFile file));
@@ -26,6 +27,6 @@ let
       customName = builtins.match "megapak:(.*)" target;
     in
     if customName != null then custom.${builtins.head customName}
-    else ps.${target} or (throw "megapak: pip name '${n}' in ${toString file} maps to python3Packages.${target}, which this nixpkgs does not have");
+    else overrides.${target} or ps.${target} or (throw "megapak: pip name '${n}' in ${toString file} maps to python3Packages.${target}, which this nixpkgs does not have");
 in
 map resolve (map nameOf (builtins.filter (l: l != "") (map trimmed lines)))

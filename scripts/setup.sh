@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in nix-build:nix-bin busybox:busybox-static skopeo:skopeo umoci:umoci zstd:zstd docker-registry:docker-registry chromium:chromium git:git openssl:openssl; do
+# docker.io (daemon + its own client) and podman: the tests pull and run the images with them.
+for pair in nix-build:nix-bin busybox:busybox-static skopeo:skopeo umoci:umoci zstd:zstd docker-registry:docker-registry chromium:chromium git:git openssl:openssl dockerd:docker.io podman:podman; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 # GNU time (not the shell keyword) measures peak memory in `pnpm bench`.

@@ -1,4 +1,6 @@
-// `pnpm pins update` against a git repository and files served on 127.0.0.1.
+// `pnpm pins update` against a git repository and files served on 127.0.0.1, and
+// `pnpm pins update NAME --from-git DIR` against local repositories, checked against the hash
+// Nix's own git fetcher computes for the same commit.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,5 +86,99 @@ describe('pnpm pins update', () => {
     const gone = await pinsCli(['update', 'demo', '--file', pinsFile]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/^pins: pin 'demo': git ls-remote http:\/\/127\.0\.0\.1:\d+\/missing\.git failed/);
+  });
+});
+
+describe('pnpm pins update --from-git', () => {
+  const git = 'git -c user.name=t -c user.email=t@t.invalid -c protocol.file.allow=always';
+  let root: string;
+  let pinsFile: string;
+  let rev: string;
+
+  /** What Nix's own git fetcher makes of the commit: `git archive` without submodules, a checkout with them. */
+  const nixFetchGit = async (submodules: boolean) => {
+    const r = await run('nix-instantiate', ['--eval', '--json', '-E', `(builtins.fetchGit { url = "file://${root}/work"; rev = "${rev}"; submodules = ${submodules}; }).narHash`], {
+      env: { NIX_CONFIG: 'substituters =', GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'protocol.file.allow', GIT_CONFIG_VALUE_0: 'always' },
+    });
+    if (r.code !== 0) throw new Error(r.stderr);
+    return JSON.parse(r.stdout) as string;
+  };
+
+  beforeAll(async () => {
+    root = await tempDir('pins-git');
+    // A repository with what makes trees differ: an export-ignore file, an executable, a symlink,
+    // a submodule (itself with a submodule), and a tag.
+    await sh(`mkdir inner && cd inner && ${git} init -q -b main && echo i > i.txt && ${git} add -A && ${git} commit -qm i`, root);
+    await sh(`mkdir sub && cd sub && ${git} init -q -b main && echo s > s.txt && ${git} submodule add -q ${root}/inner deep && ${git} commit -qam s`, root);
+    await sh(
+      `mkdir work && cd work && ${git} init -q -b main && echo a > a.txt && echo secret > secret.txt && printf 'secret.txt export-ignore\\n' > .gitattributes && printf '#!/bin/sh\\n' > run.sh && chmod +x run.sh && ln -s a.txt link && ${git} add -A && ${git} submodule add -q ${root}/sub third_party/sub && ${git} commit -qm one && ${git} tag v1.0 && echo b > a.txt && ${git} commit -qam two`,
+      root,
+    );
+    rev = await sh('git rev-parse "v1.0^{commit}"', join(root, 'work'));
+    pinsFile = join(root, 'pins.json');
+    await writeFile(
+      pinsFile,
+      JSON.stringify({
+        pins: {
+          gh: { type: 'github', owner: 'o', repo: 'work', ref: 'v1.0', rev: null, hash: null },
+          sm: { type: 'git', url: 'https://example.invalid/work.git', ref: 'v1.0', rev: null, hash: null, submodules: true },
+          other: { type: 'github', owner: 'o', repo: 'other', ref: 'nope', rev: null, hash: null },
+        },
+      }),
+    );
+  });
+
+  it('fills a github pin with the hash of the archive Nix fetches (export-ignore applied), and nothing else', async () => {
+    const r = await pinsCli(['update', 'gh', '--file', pinsFile, '--from-git', join(root, 'work')]);
+    expect(r.code, r.stderr).toBe(0);
+    const pins = JSON.parse(await readFile(pinsFile, 'utf8')).pins;
+    const archived = await nixFetchGit(false);
+    expect(pins.gh).toMatchObject({ rev, hash: archived });
+    expect(pins.other).toMatchObject({ rev: null, hash: null });
+    expect(r.stdout).toContain(`gh: v1.0 -> ${rev} ${archived}`);
+    // A checkout differs (it keeps secret.txt): the archive semantics matter.
+    expect(archived).not.toBe(await nixFetchGit(true));
+  });
+
+  it('fills a git pin with submodules with the hash of the checkout Nix fetches, submodules from their mirrors', async () => {
+    const r = await pinsCli([
+      'update',
+      'sm',
+      '--file',
+      pinsFile,
+      '--from-git',
+      join(root, 'work'),
+      '--submodule',
+      `third_party/sub=${root}/sub`,
+      '--submodule',
+      `third_party/sub/deep=${root}/inner`,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const pins = JSON.parse(await readFile(pinsFile, 'utf8')).pins;
+    expect(pins.sm).toMatchObject({ rev, hash: await nixFetchGit(true) });
+  });
+
+  it('names the submodule without a mirror, and a mirror that lacks objects, and writes nothing', async () => {
+    const before = await readFile(pinsFile, 'utf8');
+    const noMirror = await pinsCli(['update', 'sm', '--file', pinsFile, '--from-git', join(root, 'work'), '--submodule', `third_party/sub=${root}/sub`]);
+    expect(noMirror.code).toBe(1);
+    expect(noMirror.stderr.trim()).toMatch(/^pins: pin 'sm': submodule third_party\/sub\/deep \(commit [0-9a-f]{40}\) has no mirror: pass --submodule third_party\/sub\/deep=DIR$/);
+    // A copy that lost a blob, as a size-limited mirror does: git archive must fail, loudly.
+    // (A push of a few objects lands loose, so one blob can be removed.)
+    const blob = await sh('git rev-parse v1.0:run.sh', join(root, 'work'));
+    await sh(`git init -q --bare broken.git && git -C work push -q ../broken.git v1.0 && rm broken.git/objects/${blob.slice(0, 2)}/${blob.slice(2)}`, root);
+    const broken = await pinsCli(['update', 'gh', '--file', pinsFile, '--from-git', join(root, 'broken.git')]);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(new RegExp(`^pins: pin 'gh': git archive ${rev} in ${join(root, 'broken.git')} failed: `));
+    const missingRef = await pinsCli(['update', 'other', '--file', pinsFile, '--from-git', join(root, 'work')]);
+    expect(missingRef.code).toBe(1);
+    expect(missingRef.stderr.trim()).toBe(`pins: pin 'other': ${join(root, 'work')} has no commit for ref 'nope'`);
+    expect(await readFile(pinsFile, 'utf8')).toBe(before);
+    const notRepo = await pinsCli(['update', 'gh', '--file', pinsFile, '--from-git', root]);
+    expect(notRepo.code).toBe(2);
+    expect(notRepo.stderr.trim()).toBe(`pins: --from-git ${root} is not a git repository`);
+    const two = await pinsCli(['update', 'gh', 'sm', '--file', pinsFile, '--from-git', join(root, 'work')]);
+    expect(two.code).toBe(2);
+    expect(two.stderr.trim()).toBe('pins: --from-git takes exactly one pin name: a mirror holds one repository');
   });
 });

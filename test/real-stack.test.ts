@@ -1,5 +1,7 @@
 // The real stack (the repository root) cannot be built here (no nixpkgs, no network): every
-// .nix file must parse, and every layer.nix must evaluate against a stand-in package set.
+// .nix file must parse, and every layer.nix must evaluate against a stand-in package set that is
+// generated from nix/nixpkgs-index.json (what nixpkgs' own files define at the pin), so a name
+// nixpkgs lacks fails here as it would against real nixpkgs.
 import { readdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile, cp } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,6 +10,7 @@ import { REPO, run } from './helpers/cli.ts';
 import { tempDir } from './helpers/fixture.ts';
 
 const STAND_IN = join(REPO, 'test', 'fixtures', 'stand-in', 'pkgs.nix');
+const INDEX = join(REPO, 'nix', 'nixpkgs-index.json');
 const LAYERS = readdirSync(join(REPO, 'layers'))
   .filter((d) => /^\d\d-/.test(d))
   .sort();
@@ -21,11 +24,27 @@ function nixFiles(dir: string): string[] {
 }
 
 /** Evaluate a layer.nix against the stand-in; its roots' types and names, or Nix's error. */
-async function evalLayer(layerFile: string, fakePins = true, standIn = STAND_IN) {
-  const expr = `let pkgs = import ${standIn} { fakePins = ${fakePins}; }; roots = import ${layerFile} { inherit pkgs; }; in map (r: { type = r.type or "not a derivation"; name = r.name; }) roots`;
+async function evalLayer(layerFile: string, fakePins = true, standIn = STAND_IN, index = INDEX) {
+  const expr = `let pkgs = import ${standIn} { fakePins = ${fakePins}; index = ${index}; }; roots = import ${layerFile} { inherit pkgs; }; in map (r: { type = r.type or "not a derivation"; name = r.name; }) roots`;
   const r = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', expr]);
   return { code: r.code, stderr: r.stderr, roots: r.code === 0 ? (JSON.parse(r.stdout) as { type: string; name: string }[]) : [] };
 }
+
+const evalJson = async (expr: string) => {
+  const r = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', expr]);
+  return { ...r, value: r.code === 0 ? JSON.parse(r.stdout) : undefined };
+};
+
+/** A private copy of the real stack's nix/, layers/ and stand-in, to break on purpose. */
+async function copyRealStack() {
+  const dir = await tempDir('real-stack');
+  await cp(join(REPO, 'nix'), join(dir, 'nix'), { recursive: true });
+  await cp(join(REPO, 'layers'), join(dir, 'layers'), { recursive: true, filter: (s) => !s.includes('node_modules') && !s.endsWith('dist') });
+  await cp(join(REPO, 'test', 'fixtures', 'stand-in'), join(dir, 'test', 'fixtures', 'stand-in'), { recursive: true });
+  return { dir, standIn: join(dir, 'test', 'fixtures', 'stand-in', 'pkgs.nix'), index: join(dir, 'nix', 'nixpkgs-index.json') };
+}
+
+const readIndex = async (file = INDEX) => JSON.parse(await readFile(file, 'utf8'));
 
 const listNames = async (file: string) =>
   (await readFile(file, 'utf8'))
@@ -41,6 +60,20 @@ describe('the real stack', () => {
       const r = await run('nix-instantiate', ['--parse', f]);
       expect(r.code, `${f}: ${r.stderr}`).toBe(0);
     }
+  });
+
+  it('the stand-in is generated from nix/nixpkgs-index.json, not from nix/pypi.nix', async () => {
+    expect(await readFile(STAND_IN, 'utf8')).not.toMatch(/import[^\n]*pypi\.nix/);
+    const index = await readIndex();
+    const r = await evalJson(
+      `let pkgs = import ${STAND_IN} { }; in { python = builtins.attrNames pkgs.megapak.python3Packages; top = builtins.filter (n: pkgs ? \${n}) (builtins.attrNames pkgs); }`,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.value.python.filter((n: string) => n !== 'buildPythonPackage').sort()).toEqual(Object.keys(index.python).sort());
+    // Every top-level name of the index, and nothing of nixpkgs beyond it (but the overlay's own).
+    expect(r.value.top.filter((n: string) => !['megapak', 'megapak-pins', 'lib', 'cudaPackages'].includes(n)).sort()).toEqual(Object.keys(index.top).sort());
+    // What the index says is absent at the pin is absent from the stand-in.
+    for (const name of Object.keys(index.absent)) expect(index.python[name], name).toBeUndefined();
   });
 
   it('has twelve layers, each evaluating to a non-empty list of derivations', async () => {
@@ -71,7 +104,7 @@ describe('the real stack', () => {
     expect(l10.roots.map((x) => x.name)).toEqual(expect.arrayContaining(['python3.14t-clip-0-pinned', 'python3.14t-cozy-comfyui-0-pinned', 'python3.14t-img2texture-0-pinned']));
   });
 
-  it('holds the required content of every layer (shared/megapak/README.md)', async () => {
+  it('holds the required content of every layer', async () => {
     const names = async (l: string) => (await evalLayer(join(REPO, 'layers', l, 'layer.nix'))).roots.map((x) => x.name);
     expect(await names('01-base')).toEqual(expect.arrayContaining(['bashInteractive', 'coreutils', 'findutils', 'gnugrep', 'gnused', 'gnutar', 'gzip']));
     expect(await names('02-cuda')).toEqual(['cuda-cudatoolkit', 'cuda-cudnn']);
@@ -92,7 +125,6 @@ describe('the real stack', () => {
       'kornia',
       'timm',
       'torchmetrics',
-      'compel',
       'lark',
       'pyyaml',
       'omegaconf',
@@ -103,6 +135,7 @@ describe('the real stack', () => {
       'nvidia-ml-py',
     ])
       expect(l07, p).toContain(`python3.14t-${p}`);
+    expect(l07).toContain('python3.14t-compel-0-pinned');
     expect(await names('08-cupy')).toEqual(['python3.14t-cupy']);
     const l09 = await names('09-pak5');
     for (const p of [
@@ -130,18 +163,18 @@ describe('the real stack', () => {
       'pycocotools',
     ])
       expect(l09, p).toContain(`python3.14t-${p}`);
+    for (const p of ['colour-science', 'spandrel']) expect(l09).toContain(`python3.14t-${p}-0-pinned`);
     const l10 = await names('10-pak7');
-    for (const p of ['dlib', 'facexlib', 'insightface']) expect(l10).toContain(`python3.14t-${p}`);
-    for (const p of ['clip', 'cozy-comfyui', 'cozy-comfy', 'cstr', 'ffmpy', 'img2texture']) expect(l10).toContain(`python3.14t-${p}-0-pinned`);
+    for (const p of ['dlib', 'insightface']) expect(l10).toContain(`python3.14t-${p}`);
+    for (const p of ['facexlib', 'clip', 'cozy-comfyui', 'cozy-comfy', 'cstr', 'ffmpy', 'img2texture']) expect(l10).toContain(`python3.14t-${p}-0-pinned`);
     expect(await names('11-attention')).toEqual(['python3.14t-flash-attn', 'python3.14t-sageattention-2.2.0', 'python3.14t-nunchaku-1.0.2']);
     expect(await names('12-app')).toEqual(['aria2', 'vim', 'fish', 'comfyui-entrypoint', 'megapak-profile']);
   });
 
   it('nix/config.nix gives the entrypoint and the environment the image needs', async () => {
-    const expr = `import ${join(REPO, 'nix', 'config.nix')} { pkgs = import ${STAND_IN} { }; }`;
-    const r = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', expr]);
+    const r = await evalJson(`import ${join(REPO, 'nix', 'config.nix')} { pkgs = import ${STAND_IN} { }; }`);
     expect(r.code, r.stderr).toBe(0);
-    const config = JSON.parse(r.stdout);
+    const config = r.value;
     expect(config.Entrypoint).toEqual([expect.stringMatching(/^\/nix\/store\/[0-9a-z]{32}-comfyui-entrypoint\/bin\/comfyui-entrypoint$/)]);
     const env = Object.fromEntries((config.Env as string[]).map((e) => e.split(/=(.*)/s).slice(0, 2)));
     expect(env.PATH).toMatch(/-megapak-profile\/bin$/);
@@ -154,31 +187,155 @@ describe('the real stack', () => {
   });
 
   it('a pip name without a package stops evaluation, naming it and its list', async () => {
-    const dir = await tempDir('real-stack');
-    await cp(join(REPO, 'nix'), join(dir, 'nix'), { recursive: true });
-    await cp(join(REPO, 'layers'), join(dir, 'layers'), { recursive: true, filter: (s) => !s.includes('node_modules') && !s.endsWith('dist') });
-    await mkdir(join(dir, 'test', 'fixtures', 'stand-in'), { recursive: true });
-    await cp(STAND_IN, join(dir, 'test', 'fixtures', 'stand-in', 'pkgs.nix'));
+    const { dir, standIn } = await copyRealStack();
     const list = join(dir, 'layers', '09-pak5', 'pak5.txt');
     await writeFile(list, (await readFile(list, 'utf8')) + 'no-such-wheel>=1.0\n');
-    const r = await evalLayer(join(dir, 'layers', '09-pak5', 'layer.nix'), true, join(dir, 'test', 'fixtures', 'stand-in', 'pkgs.nix'));
+    const r = await evalLayer(join(dir, 'layers', '09-pak5', 'layer.nix'), true, standIn);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`megapak: pip name 'no-such-wheel' in ${list} has no Nix package: add it to nix/pypi.nix`);
   });
 
-  it('a pin without a hash stops evaluation and says to run `pnpm pins update`', async () => {
-    const r = await evalLayer(join(REPO, 'layers', '11-attention', 'layer.nix'), false);
+  it('a pip name mapped in nix/pypi.nix to an attribute the index lacks stops evaluation, naming it and its list', async () => {
+    // pilgram is upstream's pak3 line that nixpkgs has no package for: mapping it is not enough.
+    const { dir, standIn, index } = await copyRealStack();
+    const list = join(dir, 'layers', '07-pak3', 'pak3.txt');
+    await writeFile(list, (await readFile(list, 'utf8')) + 'pilgram\n');
+    const pypi = join(dir, 'nix', 'pypi.nix');
+    await writeFile(pypi, (await readFile(pypi, 'utf8')).replace(/}\s*$/, '  pilgram = "pilgram";\n}\n'));
+    const r = await evalLayer(join(dir, 'layers', '07-pak3', 'layer.nix'), true, standIn, index);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("megapak: pin 'nunchaku' in nix/pins.json has no rev yet (ref 'v1.0.2'); run `pnpm pins update nunchaku`");
+    expect(r.stderr).toContain(`megapak: pip name 'pilgram' in ${list} maps to python3Packages.pilgram, which this nixpkgs does not have`);
+    // The image config embeds the same Python environment, so it fails the same way.
+    const config = await evalJson(`import ${join(dir, 'nix', 'config.nix')} { pkgs = import ${standIn} { }; }`);
+    expect(config.code).toBe(1);
+    expect(config.stderr).toContain("megapak: pip name 'pilgram'");
+    // And once the index has it (nixpkgs gained it), the same lists evaluate.
+    const idx = await readIndex(index);
+    idx.python.pilgram = { file: 'pkgs/development/python-modules/pilgram/default.nix', commit: null, version: null };
+    await writeFile(index, JSON.stringify(idx));
+    const ok = await evalLayer(join(dir, 'layers', '07-pak3', 'layer.nix'), true, standIn, index);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.roots.map((x) => x.name)).toContain('python3.14t-pilgram');
+  });
+
+  it('a dependency of a custom package that the index lacks stops evaluation', async () => {
+    const { dir, standIn, index } = await copyRealStack();
+    const idx = await readIndex(index);
+    delete idx.python.filterpy; // facexlib's
+    await writeFile(index, JSON.stringify(idx));
+    const r = await evalLayer(join(dir, 'layers', '10-pak7', 'layer.nix'), true, standIn, index);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/undefined variable 'filterpy'|attribute 'filterpy' missing/);
+  });
+
+  it('layer 06 is PyTorch 2.10.0, torchvision 0.25.0, torchaudio 2.10.0, from pinned sources where the pin has older ones', async () => {
+    const versions = `map (r: r.version) (import ${join(REPO, 'layers', '06-torch', 'layer.nix')} { inherit pkgs; }) ++ [ pkgs.megapak.python3Packages.torch.version ]`;
+    const r = await evalJson(`let pkgs = import ${STAND_IN} { }; in ${versions}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.value).toEqual(['2.10.0', '0.25.0', '2.10.0', '2.10.0']);
+    // The index says the pin has torch 2.9.1: the 2.10.0 build needs the pytorch source pin.
+    const real = await evalLayer(join(REPO, 'layers', '06-torch', 'layer.nix'), false);
+    expect(real.code).toBe(1);
+    expect(real.stderr).toContain("megapak: pin 'pytorch' in nix/pins.json has no rev yet (ref 'v2.10.0')");
+    // A nixpkgs that has the releases already is used as it is: no pin needed.
+    const { standIn, index } = await copyRealStack();
+    const idx = await readIndex(index);
+    idx.python.torch.version = '2.10.0';
+    idx.python.torchvision.version = '0.25.0';
+    await writeFile(index, JSON.stringify(idx));
+    const own = await evalJson(`let pkgs = import ${standIn} { fakePins = false; index = ${index}; }; in ${versions}`);
+    expect(own.code, own.stderr).toBe(0);
+    expect(own.value).toEqual(['2.10.0', '0.25.0', '2.10.0', '2.10.0']);
+  });
+
+  it('cupy is built against the CUDA 13.0 package set, not the one nixpkgs pins for it', async () => {
+    const r = await evalJson(`let pkgs = import ${STAND_IN} { }; in { same = pkgs.megapak.cupy.overriddenWith.cudaPackages == pkgs.cudaPackages_13_0; }`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.value.same).toBe(true);
+  });
+
+  it('flake.nix uses nix/pkgs.nix at the revision of nix/nixpkgs.json, and no end-of-life Node.js', async () => {
+    const pin = JSON.parse(await readFile(join(REPO, 'nix', 'nixpkgs.json'), 'utf8'));
+    const flake = await readFile(join(REPO, 'flake.nix'), 'utf8');
+    expect(flake).toContain(`inputs.nixpkgs.url = "github:NixOS/nixpkgs/${pin.rev}";`);
+    expect(flake).toContain('import ./nix/pkgs.nix { inherit nixpkgs; }');
+    expect(flake).not.toMatch(/overlays|nodejs_(1\d|20)\b/);
+    const lock = JSON.parse(await readFile(join(REPO, 'flake.lock'), 'utf8'));
+    expect(lock.nodes.nixpkgs.locked).toMatchObject({ owner: pin.owner, repo: pin.repo, rev: pin.rev, narHash: pin.narHash, lastModified: pin.lastModified });
+    // The flake's outputs, with the stand-in as its nixpkgs input: twelve layers and the apps.
+    const r = await evalJson(
+      `let o = (import ${join(REPO, 'flake.nix')}).outputs { self = { }; nixpkgs = ${join(REPO, 'test', 'fixtures', 'stand-in', 'nixpkgs')}; }; in { packages = builtins.attrNames o.packages.x86_64-linux; apps = builtins.mapAttrs (n: a: a.program) o.apps.x86_64-linux; layer09 = o.packages.x86_64-linux.layer-09.name; }`,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.value.packages).toEqual(['comfyui', 'default', ...LAYERS.map((l) => `layer-${l.slice(0, 2)}`)]);
+    expect(r.value.apps.build).toMatch(/-megapak-build\/bin\/megapak-build$/);
+    expect(r.value.layer09).toBe('layer-09');
+  });
+
+  it('nix/nixpkgs-index.nix regenerates the index from a nixpkgs and names what it lacks', async () => {
+    const { index } = await copyRealStack();
+    const idx = await readIndex(index);
+    idx.python['no-such-attr'] = { file: null, commit: null, version: null };
+    await writeFile(index, JSON.stringify(idx));
+    const r = await evalJson(
+      `import ${join(REPO, 'nix', 'nixpkgs-index.nix')} { nixpkgs = ${join(REPO, 'test', 'fixtures', 'stand-in', 'nixpkgs')}; rev = "test"; index = ${index}; }`,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.value.missing).toEqual(['no-such-attr']);
+    expect(Object.keys(r.value.python).sort()).toEqual(
+      Object.keys(idx.python)
+        .filter((n) => n !== 'no-such-attr')
+        .sort(),
+    );
+    expect(r.value.python.torchaudio).toEqual({ file: null, commit: 'test', version: '2.10.0' });
+  });
+
+  it('nix/nixpkgs-index.sh rewrites the index from a nixpkgs checkout and exits 1 naming what it lacks', async () => {
+    const { dir, index } = await copyRealStack();
+    // The copy's stand-in nixpkgs answers from the repository's index, so the copy's may differ.
+    const nixpkgs = join(dir, 'test', 'fixtures', 'stand-in', 'nixpkgs');
+    const standInNixpkgs = join(nixpkgs, 'default.nix');
+    await writeFile(standInNixpkgs, (await readFile(standInNixpkgs, 'utf8')).replace('import ../pkgs.nix { }', `import ../pkgs.nix { index = ${INDEX}; }`));
+    const ok = await run('bash', [join(dir, 'nix', 'nixpkgs-index.sh'), nixpkgs]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toContain(`nixpkgs-index: ${nixpkgs} is at unknown, nix/nixpkgs.json pins `);
+    const rewritten = await readIndex(index);
+    expect(rewritten.nixpkgs.rev).toBe('unknown');
+    expect(Object.keys(rewritten.python).sort()).toEqual(Object.keys((await readIndex()).python).sort());
+    rewritten.python['no-such-attr'] = { file: null, commit: null, version: null };
+    await writeFile(index, JSON.stringify(rewritten));
+    const missing = await run('bash', [join(dir, 'nix', 'nixpkgs-index.sh'), nixpkgs]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('nixpkgs-index: missing at unknown: no-such-attr');
+    expect((await readIndex(index)).missing).toEqual(['no-such-attr']);
+  });
+
+  it('a pin without a hash stops evaluation and says to run `pnpm pins update`', async () => {
+    const r = await evalJson(`(import ${STAND_IN} { fakePins = false; }).megapak.custom.nunchaku.name`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("megapak: pin 'nunchaku' in nix/pins.json has no hash yet (ref 'v1.0.2'); run `pnpm pins update nunchaku`");
   });
 
   // Only where a nixpkgs checkout is at hand (MEGAPAK_NIXPKGS): this machine has none and no
   // network, so here this reports as skipped, never as passed.
-  it.skipIf(!process.env.MEGAPAK_NIXPKGS)('instantiates every layer against the real nixpkgs in MEGAPAK_NIXPKGS', async () => {
+  it.skipIf(!process.env.MEGAPAK_NIXPKGS)('instantiates every layer and the config against the real nixpkgs in MEGAPAK_NIXPKGS', async () => {
+    const pkgs = `import ${join(REPO, 'nix', 'pkgs.nix')} { nixpkgs = ${process.env.MEGAPAK_NIXPKGS}; }`;
     for (const l of LAYERS) {
-      const expr = `let pkgs = import ${process.env.MEGAPAK_NIXPKGS} { system = "x86_64-linux"; config = { allowUnfree = true; cudaSupport = true; }; overlays = [ (import ${join(REPO, 'nix', 'overlay.nix')}) ]; }; in map (r: r.drvPath) (import ${join(REPO, 'layers', l, 'layer.nix')} { inherit pkgs; })`;
-      const r = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', expr], { timeoutMs: 280_000 });
+      const r = await run(
+        'nix-instantiate',
+        ['--eval', '--strict', '--json', '-E', `let pkgs = ${pkgs}; in map (r: r.drvPath) (import ${join(REPO, 'layers', l, 'layer.nix')} { inherit pkgs; })`],
+        { timeoutMs: 280_000 },
+      );
       expect(r.code, `${l}: ${r.stderr}`).toBe(0);
     }
+    const config = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', `import ${join(REPO, 'nix', 'config.nix')} { pkgs = ${pkgs}; }`], { timeoutMs: 280_000 });
+    expect(config.code, config.stderr).toBe(0);
+    const index = await run(
+      'nix-instantiate',
+      ['--eval', '--strict', '--json', '-E', `(import ${join(REPO, 'nix', 'nixpkgs-index.nix')} { nixpkgs = ${process.env.MEGAPAK_NIXPKGS}; rev = "checkout"; }).missing`],
+      { timeoutMs: 280_000 },
+    );
+    expect(index.code, index.stderr).toBe(0);
+    expect(JSON.parse(index.stdout)).toEqual([]);
   });
 });

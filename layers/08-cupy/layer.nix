@@ -1,1 +1,1 @@
-{ pkgs }: [ pkgs.megapak.python3Packages.cupy ]
+{ pkgs }: [ pkgs.megapak.cupy ] # nixpkgs' cupy, built against CUDA 13.0 and cuDNN 9 (see nix/overlay.nix)

@@ -57,13 +57,16 @@ const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 /**
  * A small token service in front of the registry: checks Basic credentials, then signs a JWT
  * with a self-signed certificate the registry trusts (`rootcertbundle`), granting the asked scopes.
+ * With `identityToken`, a POSTed OAuth2 refresh-token grant carrying it is accepted as well.
  */
 export async function startTokenService(
   dir: string,
   user: string,
   password: string,
+  opts: { identityToken?: string } = {},
 ): Promise<{
   url: string;
+  refreshGrants: () => number;
   certFile: string;
   issuer: string;
   service: string;
@@ -80,17 +83,31 @@ export async function startTokenService(
   const issuer = 'megapak-test-issuer';
   const service = 'megapak-test-registry';
   let issued = 0;
-  const server: HttpServer = createServer((req, res) => {
+  let refreshGrants = 0;
+  const server: HttpServer = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const authz = req.headers.authorization ?? '';
-    const [u, p] = Buffer.from(authz.replace(/^Basic /, ''), 'base64')
-      .toString()
-      .split(':');
-    if (u !== user || p !== password) {
+    let scopes = url.searchParams.getAll('scope');
+    let ok: boolean;
+    if (req.method === 'POST') {
+      // OAuth2 refresh-token grant, as Docker uses with an identity token.
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      const form = new URLSearchParams(body);
+      ok = !!opts.identityToken && form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === opts.identityToken;
+      scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
+      if (ok) refreshGrants++;
+    } else {
+      const authz = req.headers.authorization ?? '';
+      const [u, p] = Buffer.from(authz.replace(/^Basic /, ''), 'base64')
+        .toString()
+        .split(':');
+      ok = u === user && p === password;
+    }
+    if (!ok) {
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"bad credentials"}');
       return;
     }
-    const access = url.searchParams.getAll('scope').map((s) => {
+    const access = scopes.map((s) => {
       const [type, name, actions] = s.split(':');
       return { type, name, actions: (actions ?? '').split(',') };
     });
@@ -110,6 +127,7 @@ export async function startTokenService(
     issuer,
     service,
     issued: () => issued,
+    refreshGrants: () => refreshGrants,
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import { BlobStore } from '../layer/blob-store.ts';
-import { COMPRESSIONS } from '../model/compression.ts';
+import { COMPRESSIONS, ZSTD_PULLERS } from '../model/compression.ts';
 import { requireNixTools } from '../nix/nix.ts';
 import { composeImage } from '../oci/image.ts';
 import { dockerLoad, requireDockerDaemon } from '../oci/docker-load.ts';
@@ -21,7 +21,11 @@ import { findLayerAt } from '../stack/stack.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { MegapakError, UsageError } from '../util/errors.ts';
 import { progressFor } from '../util/progress.ts';
+import { cacheTotal } from '../cache/listing.ts';
+import { scanCache } from '../cache/scan.ts';
+import { formatBytes } from '../util/bytes.ts';
 import { runProgram } from './boundary.ts';
+import { registerCacheCommand } from './cache.ts';
 import { allRecords, builtImage, builtRecords, reportFor, setup } from './common.ts';
 import { cacheDir, compressionFrom, pushTuning } from './settings.ts';
 
@@ -38,7 +42,9 @@ const program = new Command('megapak')
     `
 Environment:
   MEGAPAK_CACHE_DIR    the blob store (default: ~/.cache/megapak)
-  MEGAPAK_COMPRESSION  default for --compression
+  MEGAPAK_COMPRESSION  default for --compression; gzip pulls everywhere, zstd only with
+                       Docker ≥ 23 / containerd ≥ 1.5 and podman (Docker 20.10 and older
+                       fail with "archive/tar: invalid tar header")
   NIX_CONFIG           passed to Nix, e.g. 'substituters =' on a machine without network
 
 Exit codes: 0 done; 1 a build, push or check failed (the message names the layer, path or
@@ -121,9 +127,13 @@ paths this machine lacks has them realised first (nix-store --realise from the b
 Nix is configured with, else the layer's roots are built here); it is checked against the
 digest its dist/layer.json records.
 
-Credentials: MEGAPAK_REGISTRY_USER + MEGAPAK_REGISTRY_PASSWORD, else the \`auths\` of
-$DOCKER_CONFIG/config.json (~/.docker/config.json), else GITHUB_TOKEN for ghcr.io; otherwise
-anonymous. Basic and bearer-token registries both work. Credentials never appear in output.
+Credentials: MEGAPAK_REGISTRY_USER + MEGAPAK_REGISTRY_PASSWORD; else $DOCKER_CONFIG/config.json
+(~/.docker/config.json) in Docker's order: credHelpers[registry], credsStore (each runs
+docker-credential-NAME get), auths; else GITHUB_TOKEN for ghcr.io; otherwise anonymous. Basic
+and bearer-token registries both work (identity tokens too). Credentials never appear in output.
+Compression: gzip pulls everywhere; zstd layers pull with Docker ≥ 23 / containerd ≥ 1.5
+and podman, while Docker 20.10 and older fail with "archive/tar: invalid tar header" (a
+zstd push prints one note saying so).
 MEGAPAK_PUSH_CHUNK_MB caps one upload request (default: a blob in one streamed PATCH);
 MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
   )
@@ -138,6 +148,7 @@ MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
     const records = await builtRecords(env.stack, { compression, blobs: env.blobs, progress: env.progress });
     const image = composeImage(await imageSpecOf(env.stack, records));
     const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : [[r.digest, r] as const])));
+    if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
     const summary = await pushImage(image, ref, {
       plainHttp: !!o.plainHttp,
       tags: o.tag,
@@ -177,13 +188,14 @@ program
     const env = await setup(o.stack);
     const records = await allRecords(env.stack, 'report');
     const report = await reportFor(records, env.blobs, o.top);
+    const cache = cacheTotal(await scanCache(env.blobs.root));
     if (o.html) {
       const file = resolve(o.html);
       const paths = records.flatMap((r, i) => r.paths.map((p) => ({ layer: i, path: p.path, narSize: p.narSize })));
       await writeFileAtomic(file, renderHtml(report, `${env.stack.meta.name}:${env.stack.meta.tag ?? 'latest'}`, paths));
       console.log(`report: ${file}`);
-    } else if (o.json) console.log(JSON.stringify(report, null, 2));
-    else console.log(reportText(report));
+    } else if (o.json) console.log(JSON.stringify({ ...report, cache }, null, 2));
+    else console.log(`${reportText(report)}\nblob store: ${cache.blobs} blobs, ${formatBytes(cache.bytes)} in ${cache.dir} (see megapak cache ls, reclaim with megapak cache gc)`);
     for (const r of records) for (const w of r.warnings) console.error(`warning: ${w}`);
   });
 
@@ -208,5 +220,7 @@ function positiveInt(flag: string, v: string, allowZero = false): number {
   if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new UsageError(`${flag} takes a whole number${allowZero ? '' : ' above 0'}, not '${v}'`);
   return n;
 }
+
+registerCacheCommand(program);
 
 await runProgram(program, 'megapak');

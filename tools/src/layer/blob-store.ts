@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { blobDigestsSchema, type BlobDigests } from '../model/vocabulary.ts';
@@ -33,7 +33,16 @@ export class BlobStore {
     const p = this.indexPath(contentKey, compression);
     if (!existsSync(p)) return undefined;
     const entry = await readJsonFile(p, entrySchema);
-    return (await this.hasBlob(entry.digest, entry.size)) ? entry : undefined;
+    if (!(await this.hasBlob(entry.digest, entry.size))) return undefined;
+    // Mark it used: `megapak cache gc` keeps blobs used within its --min-age, and a blob it
+    // moved aside a moment ago fails here, which is a miss (the layer streams it again).
+    const now = new Date();
+    return (await utimes(this.blobPath(entry.digest), now, now).then(
+      () => true,
+      () => false,
+    ))
+      ? entry
+      : undefined;
   }
 
   async hasBlob(digest: string, size?: number): Promise<boolean> {

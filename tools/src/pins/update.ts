@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 // `pnpm pins update [NAME…] [--file nix/pins.json] [--all]`: resolves each pin's ref to a
 // commit and fills its NAR hash with Nix's own prefetchers, on a machine with network.
+// `pnpm pins update NAME --from-git DIR [--submodule PATH=DIR]…` does it from a local git
+// mirror instead (from-git.ts), without network.
 // A zx script: it is a sequence of shell tools (git, nix-prefetch-url, nix-prefetch-git, nix).
 import { $ } from 'zx';
 import { Command } from 'commander';
 import { join } from 'node:path';
 import { runProgram } from '../cli/boundary.ts';
 import { REPO_ROOT } from '../util/repo-root.ts';
-import { MegapakError } from '../util/errors.ts';
+import { MegapakError, UsageError } from '../util/errors.ts';
 import { archiveUrlOf, gitUrlOf, readPins, revFromLsRemote, writePins, type Pin } from './pins-file.ts';
+import { pinFromGit } from './from-git.ts';
 
 $.verbose = false;
 $.quiet = true;
@@ -56,9 +59,33 @@ program
   .argument('[names...]', 'pins to update')
   .option('--file <path>', 'the pins file', join(REPO_ROOT, 'nix', 'pins.json'))
   .option('--all', 'refresh every pin: follow its ref again')
-  .action(async (names: string[], o: { file: string; all?: boolean }) => {
+  .option('--from-git <dir>', 'take the one named pin from this local git mirror (no network): its ref is resolved there, the hash is that of the tree Nix would fetch')
+  .option(
+    '--submodule <path=dir>',
+    'with --from-git, the mirror of a submodule of a git pin with submodules (repeatable)',
+    (v: string, all: string[]) => [...all, v],
+    [] as string[],
+  )
+  .action(async (names: string[], o: { file: string; all?: boolean; fromGit?: string; submodule: string[] }) => {
     const pins = await readPins(o.file);
     for (const n of names) if (!pins.pins[n]) throw new MegapakError(`no pin '${n}' in ${o.file}`);
+    if (o.fromGit) {
+      if (names.length !== 1) throw new UsageError('--from-git takes exactly one pin name: a mirror holds one repository');
+      const submodules: Record<string, string> = {};
+      for (const s of o.submodule) {
+        const m = /^([^=]+)=(.+)$/.exec(s);
+        if (!m) throw new UsageError(`--submodule ${s}: expected PATH=DIR`);
+        submodules[m[1]!.replace(/\/+$/, '')] = m[2]!;
+      }
+      const n = names[0]!;
+      const p = pins.pins[n]!;
+      const { rev, hash, notes } = await pinFromGit(n, p, o.fromGit, submodules);
+      pins.pins[n] = { ...p, rev, hash };
+      await writePins(o.file, pins);
+      for (const note of notes) console.log(`note: ${note}`);
+      console.log(`${n}: ${p.ref} -> ${rev} ${hash} (from ${o.fromGit})`);
+      return;
+    }
     const pending = names.length ? names : Object.keys(pins.pins).filter((n) => o.all || !pins.pins[n]!.rev || !pins.pins[n]!.hash);
     if (!pending.length) console.log(`every pin in ${o.file} has a rev and a hash`);
     for (const n of pending) {

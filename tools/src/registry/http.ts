@@ -85,7 +85,22 @@ export class RegistryHttp {
 
   private basicHeader(): string | undefined {
     const c = this.opts.credentials;
-    return c ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` : undefined;
+    return c && !c.identityToken ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` : undefined;
+  }
+
+  /** An identity token is an OAuth2 refresh token: POSTed to the realm for an access token (as Docker does). */
+  private tokenRequest(url: URL): RequestInit {
+    const identityToken = this.opts.credentials?.identityToken;
+    if (!identityToken) {
+      const basic = this.basicHeader();
+      return { headers: basic ? { authorization: basic } : {} };
+    }
+    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: identityToken, client_id: 'megapak' });
+    const service = url.searchParams.get('service');
+    if (service) form.set('service', service);
+    const scopes = url.searchParams.getAll('scope');
+    if (scopes.length) form.set('scope', scopes.join(' '));
+    return { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() };
   }
 
   private async bearerToken(scopes: string[]): Promise<string> {
@@ -97,10 +112,9 @@ export class RegistryHttp {
     const url = new URL(realm);
     if (service) url.searchParams.set('service', service);
     for (const s of scopes) url.searchParams.append('scope', s);
-    const basic = this.basicHeader();
     let res: Response;
     try {
-      res = await fetch(url, { headers: basic ? { authorization: basic } : {}, signal: AbortSignal.timeout(30_000) });
+      res = await fetch(url, { ...this.tokenRequest(url), signal: AbortSignal.timeout(30_000) });
     } catch (err) {
       throw new MegapakError(`cannot reach the token service of ${this.opts.registry} at ${url.origin}${url.pathname}: ${describeNetworkError(err)}`);
     }
@@ -149,7 +163,7 @@ export class RegistryHttp {
       if (sent) (o.body as FileRange).onBytes(-sent);
       const challenge = parseChallenge(res.headers.get('www-authenticate'));
       await res.body?.cancel();
-      if (!challenge || challenged || (challenge.scheme === 'basic' && !this.opts.credentials)) throw this.authFailed(401);
+      if (!challenge || challenged || (challenge.scheme === 'basic' && !this.basicHeader())) throw this.authFailed(401);
       this.challenge = challenge;
       this.tokens.clear();
     }

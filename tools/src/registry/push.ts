@@ -108,7 +108,6 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
     return existing;
   });
   const missing = jobs.filter((_, i) => sizes[i] === undefined);
-  for (const job of jobs.filter((_, i) => sizes[i] !== undefined)) settle(job, 'skipped', performance.now());
 
   // 2. Make what is missing, one blob at a time (each streams the store and fills the CPU),
   //    before sending anything: a blob that cannot be made leaves the registry untouched.
@@ -117,13 +116,14 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
     try {
       sources.set(job, await job.source());
     } catch (err) {
-      opts.progress.stop();
       if (err instanceof MegapakError) throw new MegapakError(`${err.message}; nothing was pushed`, err.kind);
       throw err;
     }
   }
 
-  // 3. Mount or upload it.
+  // 3. Mount or upload it. (The push's progress starts only now: making blobs reports its own.)
+  opts.progress.begin(jobs.reduce((s, j) => s + j.size, 0));
+  for (const job of jobs.filter((_, i) => sizes[i] !== undefined)) settle(job, 'skipped', performance.now());
   await settled(missing, async (job) => {
     const started = performance.now();
     const session = await client.startUpload(job.digest, mounts.sourceFor(job.digest, ref.repository));

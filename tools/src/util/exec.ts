@@ -8,6 +8,14 @@ export interface ExecResult {
   code: number;
 }
 
+/** A program's stderr as one line (messages are one line). */
+const oneLine = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join('; ');
+
 const debianPackageOf = (cmd: string) => (cmd.startsWith('nix') ? 'nix-bin' : cmd === 'docker' ? 'docker.io' : cmd);
 
 /** Run a program to completion and capture its output; a missing binary is a MissingToolError. */
@@ -51,7 +59,7 @@ export function spawnPiped(cmd: string, args: string[], o: { stdout?: 'pipe' | '
   const exited = new Promise<string>((resolve, reject) => {
     child.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new MissingToolError(cmd, debianPackageOf(cmd)) : e));
     child.on('close', (code, signal) =>
-      code === 0 ? resolve(stdout.trim()) : reject(new MegapakError(`${o.what ?? cmd} exited with ${code ?? signal}: ${stderr.trim() || '(no message)'}`)),
+      code === 0 ? resolve(stdout.trim()) : reject(new MegapakError(`${o.what ?? cmd} exited with ${code ?? signal}: ${oneLine(stderr) || '(no message)'}`)),
     );
   });
   exited.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
@@ -68,7 +76,14 @@ export async function feed(p: Piped, produce: () => Promise<void>): Promise<stri
     p.stdin.end();
   } catch (err) {
     p.stdin.destroy();
-    await p.exited; // rejects with the program's message when it failed
+    if (err instanceof MegapakError) {
+      // Our side failed (a blob that does not match its record): that is the message, not the
+      // program's complaint about a cut-off input; and it must not keep a part.
+      p.child.kill('SIGTERM');
+      await p.exited.catch(() => {});
+      throw err;
+    }
+    await p.exited; // the program went away: rejects with its own message
     throw err;
   }
   return p.exited;

@@ -1,0 +1,26 @@
+import { resolve } from 'node:path';
+import { readRecord } from '../pipeline/layer-record.ts';
+import { loadStack } from '../stack/stack.ts';
+
+export interface BlobReference {
+  stack: string;
+  layer: string;
+  version: string;
+  compression: string;
+}
+
+/** Which blobs the stacks' current `dist/layer.json` records point at (layers never built point at none). */
+export async function blobReferences(stackDirs: string[]): Promise<Map<string, BlobReference[]>> {
+  const refs = new Map<string, BlobReference[]>();
+  for (const dir of stackDirs) {
+    const stack = await loadStack(resolve(dir));
+    for (const layer of stack.layers) {
+      const r = await readRecord(layer);
+      if (!r || r.empty) continue;
+      const list = refs.get(r.digest) ?? [];
+      list.push({ stack: stack.dir, layer: r.name, version: r.version, compression: r.compression });
+      refs.set(r.digest, list);
+    }
+  }
+  return refs;
+}
