@@ -1,7 +1,7 @@
 import { BlobStore } from '../layer/blob-store.ts';
 import { COMPRESSIONS, type Compression } from '../model/compression.ts';
 import type { ImageSpec, LayerRecord } from '../model/vocabulary.ts';
-import { buildAllLayers, assembleImage } from '../pipeline/build-stack.ts';
+import { buildAllLayers, assembleImage, type StackBuildResult } from '../pipeline/build-stack.ts';
 import type { LayerBuildOptions } from '../pipeline/build-layer.ts';
 import { readRecord, requireRecords } from '../pipeline/layer-record.ts';
 import { buildReport, type Report } from '../report/report.ts';
@@ -26,11 +26,11 @@ export async function setup(stackDir: string | undefined, gzipWorkers?: string):
 export const allRecords = (stack: Stack, what: string): Promise<LayerRecord[]> => requireRecords(stack.layers, what);
 
 /**
- * The image spec as built; when any layer has no dist/layer.json yet, or one made with another
- * compression, every layer is built (or re-checked) first, since a missing lower layer
- * changes the deltas above it.
+ * The layers' records as built; when any layer has no dist/layer.json yet, or one made with
+ * another compression, every layer is built (or re-checked) first, since a missing lower
+ * layer changes the deltas above it.
  */
-export async function builtImage(stack: Stack, opts: LayerBuildOptions): Promise<ImageSpec> {
+export async function builtRecords(stack: Stack, opts: LayerBuildOptions): Promise<Pick<StackBuildResult, 'records' | 'config'>> {
   const stale = [];
   const records: LayerRecord[] = [];
   for (const l of stack.layers) {
@@ -38,10 +38,16 @@ export async function builtImage(stack: Stack, opts: LayerBuildOptions): Promise
     if (!r || r.compression !== opts.compression) stale.push(l.name);
     else records.push(r);
   }
-  if (!stale.length) return assembleImage(stack, records, opts);
+  if (!stale.length) return { records };
   opts.progress.log(`not built (with ${opts.compression}) yet: ${stale.join(', ')}; building the stack first`);
   const built = await buildAllLayers(stack, opts);
-  return assembleImage(stack, built.records, opts, built.config);
+  return { records: built.records, config: built.config };
+}
+
+/** The image spec as built, with every blob in the blob store. */
+export async function builtImage(stack: Stack, opts: LayerBuildOptions): Promise<ImageSpec> {
+  const { records, config } = await builtRecords(stack, opts);
+  return assembleImage(stack, records, opts, config);
 }
 
 export async function reportFor(records: LayerRecord[], blobs: BlobStore, top: number): Promise<Report> {

@@ -7,7 +7,7 @@ import { requireNixTools } from '../nix/nix.ts';
 import { composeImage } from '../oci/image.ts';
 import { dockerLoad, requireDockerDaemon } from '../oci/docker-load.ts';
 import { writeImageOutputs } from '../oci/image-outputs.ts';
-import { assembleImage, buildAllLayers } from '../pipeline/build-stack.ts';
+import { assembleImage, buildAllLayers, ensureRecordBlob, imageSpecOf } from '../pipeline/build-stack.ts';
 import { buildLayer } from '../pipeline/build-layer.ts';
 import { removeRecord, requireRecord } from '../pipeline/layer-record.ts';
 import { findCredentials } from '../registry/credentials.ts';
@@ -26,7 +26,7 @@ import { scanCache } from '../cache/scan.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { runProgram } from './boundary.ts';
 import { registerCacheCommand } from './cache.ts';
-import { allRecords, builtImage, reportFor, setup } from './common.ts';
+import { allRecords, builtImage, builtRecords, reportFor, setup } from './common.ts';
 import { cacheDir, compressionFrom, gzipWorkersFrom, pushTuning } from './settings.ts';
 import { MAX_GZIP_WORKERS } from '../util/parallel-gzip.ts';
 
@@ -121,7 +121,7 @@ const collect = (v: string, acc: string[]) => [...acc, v];
 
 program
   .command('push')
-  .description('push the image to an OCI registry without any daemon (builds first if a layer was never built)')
+  .description('push the image to an OCI registry without any daemon, making only the blobs it lacks (builds first if a layer was never built)')
   .argument('<ref>', 'where to push, e.g. ghcr.io/org/comfyui:cu130 or 127.0.0.1:5000/x:y')
   .addOption(stackOption())
   .option('--plain-http', 'talk HTTP, not HTTPS (a registry on loopback)')
@@ -133,6 +133,12 @@ program
   .addHelpText(
     'after',
     `
+Registry first: every blob is asked about (HEAD) before any is made; a blob the registry has
+is never made again and its store paths are never read. A blob that must be made from store
+paths this machine lacks has them realised first (nix-store --realise from the binary caches
+Nix is configured with, else the layer's roots are built here); it is checked against the
+digest its dist/layer.json records.
+
 Credentials: MEGAPAK_REGISTRY_USER + MEGAPAK_REGISTRY_PASSWORD; else $DOCKER_CONFIG/config.json
 (~/.docker/config.json) in Docker's order: credHelpers[registry], credsStore (each runs
 docker-credential-NAME get), auths; else GITHUB_TOKEN for ghcr.io; otherwise anonymous. Basic
@@ -149,7 +155,11 @@ MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
     const compression = compressionFrom(o.compression);
     const env = await setup(o.stack, o.gzipWorkers);
     requireNixTools();
-    const image = composeImage(await builtImage(env.stack, { ...env, compression }));
+    // Registry first: the spec needs only the records; a blob is made (its store paths realised
+    // if need be) only when the registry lacks it.
+    const { records, config } = await builtRecords(env.stack, { ...env, compression });
+    const image = composeImage(await imageSpecOf(env.stack, records, config));
+    const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : [[r.digest, r] as const])));
     if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
     const summary = await pushImage(image, ref, {
       plainHttp: !!o.plainHttp,
@@ -159,7 +169,7 @@ MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
       ...pushTuning(),
       credentials: await findCredentials(ref.registry, process.env),
       cacheDir: env.blobs.root,
-      blobPathOf: (d) => env.blobs.blobPath(d),
+      blobFile: (d) => ensureRecordBlob(env.stack, byDigest.get(d)!, env),
       progress: pushProgressFor(),
     });
     console.log(summaryLine(summary));

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { buildLayerRoots, queryClosure } from '../nix/nix.ts';
 import { planDelta, shippedBy } from '../plan/delta.ts';
 import { bigLayerWarning, budgetViolation, redundantRoots } from '../plan/warnings.ts';
@@ -13,6 +12,7 @@ import { formatBytes } from '../util/bytes.ts';
 import { MegapakError } from '../util/errors.ts';
 import type { Progress } from '../util/progress.ts';
 import { readRecord, removeRecord, writeRecord } from './layer-record.ts';
+import { realiseAbsent } from './realise-paths.ts';
 
 export interface LayerBuildOptions extends BlobMakingOptions {
   compression: Compression;
@@ -46,17 +46,20 @@ export interface BlobContent {
 /**
  * Make the blob for `c.paths` (streaming the tar from the store) unless the blob store has it.
  * `expectedDigest`, when given, is a digest recorded earlier (e.g. restored from a remote
- * cache): a blob made again must match it.
+ * cache): a blob made again must match it. Paths absent here are realised first
+ * (binary caches, else `buildRoots`).
  */
-export async function ensureBlob(c: BlobContent, opts: BlobMakingOptions & { expectedDigest?: string }): Promise<{ entry: BlobEntry; streamed: boolean }> {
+export async function ensureBlob(
+  c: BlobContent,
+  opts: BlobMakingOptions & { expectedDigest?: string; buildRoots?: () => Promise<unknown> },
+): Promise<{ entry: BlobEntry; streamed: boolean }> {
   const hit = await opts.blobs.lookup(c.contentKey, c.compression);
   if (hit && (!opts.expectedDigest || hit.digest === opts.expectedDigest)) return { entry: hit, streamed: false };
-  const absent = c.paths.filter((p) => !existsSync(p.path));
-  if (absent.length)
-    throw new MegapakError(
-      `${c.what}: ${absent.length} store path(s) to put in the blob are not in this machine's Nix store (first: ${absent[0]!.path}); ` +
-        `build the layer here or substitute its paths from a Nix binary cache`,
-    );
+  await realiseAbsent(
+    c.what,
+    c.paths.map((p) => p.path),
+    opts,
+  );
   const total = c.paths.reduce((s, p) => s + p.narSize, 0);
   const entry = await opts.blobs.put(c.contentKey, c.compression, async (tmp) => {
     opts.progress.streamStart(c.what, total);

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildStackRoots, evalImageConfig, evalStack, queryClosures } from '../nix/nix.ts';
+import { buildLayerRoots, buildStackRoots, evalImageConfig, evalStack, queryClosures } from '../nix/nix.ts';
 import { layerCountWarning } from '../plan/warnings.ts';
-import { imageLayerOf, type ImageSpec, type LayerRecord } from '../model/vocabulary.ts';
+import { imageLayerOf, type BlobLayerRecord, type ImageSpec, type LayerRecord } from '../model/vocabulary.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { Progress } from '../util/progress.ts';
 import { buildLayer, ensureBlob, type BlobMakingOptions, type LayerBuildOptions, type ResolvedLayer } from './build-layer.ts';
@@ -51,15 +51,27 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Pro
 }
 
 /**
- * The image spec from the layers' records (in layer order). A blob missing from the blob
- * store (a record restored from a remote cache, say) is made again from the store and checked
- * against its recorded digest; nix/config.nix, when the stack has one, is merged into the config.
+ * Make a layer's blob again unless the blob store has it (a record restored from a remote
+ * cache, say): its store paths are realised when absent (binary caches, else the layer's roots
+ * built here) and the blob is checked against the recorded digest. Returns the blob's file.
  */
-export async function assembleImage(stack: Stack, records: LayerRecord[], opts: BlobMakingOptions, config?: Record<string, unknown> | null): Promise<ImageSpec> {
-  for (const r of records) {
-    if (r.empty || (await opts.blobs.hasBlob(r.digest, r.size))) continue;
-    await ensureBlob({ what: r.name, storeDir: r.storeDir, paths: r.paths, contentKey: r.contentKey, compression: r.compression }, { ...opts, expectedDigest: r.digest });
+export async function ensureRecordBlob(stack: Stack, r: BlobLayerRecord, opts: BlobMakingOptions): Promise<string> {
+  if (!(await opts.blobs.hasBlob(r.digest, r.size))) {
+    const layer = stack.layers.find((l) => l.name === r.name);
+    await ensureBlob(
+      { what: r.name, storeDir: r.storeDir, paths: r.paths, contentKey: r.contentKey, compression: r.compression },
+      { ...opts, expectedDigest: r.digest, buildRoots: layer && (() => buildLayerRoots(stack.dir, layer.layerFile, layer.name)) },
+    );
   }
+  return opts.blobs.blobPath(r.digest);
+}
+
+/**
+ * The image spec from the layers' records (in layer order), without touching any blob;
+ * nix/config.nix, when the stack has one, is merged into the config (`config`: already
+ * evaluated with the layers; null: the stack has none; undefined: evaluate it here).
+ */
+export async function imageSpecOf(stack: Stack, records: LayerRecord[], config?: Record<string, unknown> | null): Promise<ImageSpec> {
   let meta = stack.meta;
   if (config !== null && existsSync(join(stack.dir, 'nix', 'config.nix'))) {
     meta = mergeConfig(stack.meta, config ?? (await evalImageConfig(stack.dir)));
@@ -67,4 +79,10 @@ export async function assembleImage(stack: Stack, records: LayerRecord[], opts: 
     checkConfigPaths(meta.config ?? {}, records[0]?.storeDir ?? '/nix/store', shipped);
   }
   return { meta, layers: records.map(imageLayerOf) };
+}
+
+/** The image spec with every blob in the blob store (made again where missing; see ensureRecordBlob). */
+export async function assembleImage(stack: Stack, records: LayerRecord[], opts: BlobMakingOptions, config?: Record<string, unknown> | null): Promise<ImageSpec> {
+  for (const r of records) if (!r.empty) await ensureRecordBlob(stack, r, opts);
+  return imageSpecOf(stack, records, config);
 }

@@ -21,7 +21,11 @@ export interface PushOptions {
   /** From findCredentials (read by the CLI); none means anonymous. */
   credentials?: Credentials;
   cacheDir: string;
-  blobPathOf: (digest: string) => string;
+  /**
+   * A layer blob's file, made (from the Nix store) when the blob store lacks it. Asked only for
+   * blobs the registry lacks, after every blob was asked about, and one at a time.
+   */
+  blobFile: (digest: string) => Promise<string>;
   progress: PushProgress;
 }
 
@@ -36,12 +40,15 @@ interface BlobJob {
   label: string;
   digest: string;
   size: number;
-  src: BlobSource;
+  source: () => Promise<BlobSource>;
 }
 
 /**
- * Push an image: HEAD every blob, mount what another repository of the registry has, upload
- * the rest (bounded in parallel), and PUT the manifest only once every blob is confirmed.
+ * Push an image, registry first: HEAD every blob before making any, so a blob the registry has
+ * is never made again and its store paths are never read; then make the missing blobs (a
+ * blob that cannot be made stops the push before anything is sent), mount what another
+ * repository of the registry has, upload the rest (bounded in parallel), and PUT the manifest
+ * only once every blob is confirmed.
  */
 export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOptions): Promise<PushSummary> {
   const http = new RegistryHttp({
@@ -62,48 +69,70 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
       label: `${layer.name} ${descriptor.digest.slice(7, 19)}`,
       digest: descriptor.digest,
       size: descriptor.size,
-      src: { file: opts.blobPathOf(descriptor.digest) },
+      source: async () => ({ file: await opts.blobFile(descriptor.digest) }),
     })),
-    { label: `config ${image.configDescriptor.digest.slice(7, 19)}`, digest: image.configDescriptor.digest, size: image.configDescriptor.size, src: { data: image.config } },
+    {
+      label: `config ${image.configDescriptor.digest.slice(7, 19)}`,
+      digest: image.configDescriptor.digest,
+      size: image.configDescriptor.size,
+      source: async () => ({ data: image.config }),
+    },
   ];
   const counts: PushSummary['counts'] = { uploaded: { blobs: 0, bytes: 0 }, skipped: { blobs: 0, bytes: 0 }, mounted: { blobs: 0, bytes: 0 } };
 
-  const pushOne = async (job: BlobJob): Promise<void> => {
-    const started = performance.now();
-    let outcome: BlobOutcome;
-    const existing = await client.blobSize(job.digest);
-    if (existing !== undefined) {
-      if (existing !== job.size && existing >= 0)
-        throw new MegapakError(`${ref.registry} holds ${job.digest} with ${existing} bytes, ours has ${job.size}; no manifest was pushed`);
-      outcome = 'skipped';
-    } else {
-      const session = await client.startUpload(job.digest, mounts.sourceFor(job.digest, ref.repository));
-      if (session.mounted) outcome = 'mounted';
-      else {
-        opts.progress.start(job.label, job.size);
-        await client.upload(session.location, job.digest, job.size, job.src, (n) => opts.progress.bytes(job.label, n), opts);
-        outcome = 'uploaded';
-      }
-    }
+  const settle = (job: BlobJob, outcome: BlobOutcome, started: number) => {
     counts[outcome].blobs++;
     counts[outcome].bytes += job.size;
     opts.progress.done(job.label, outcome, job.size, (performance.now() - started) / 1000);
   };
-
-  opts.progress.begin(jobs.reduce((s, j) => s + j.size, 0));
   const limit = pLimit(opts.concurrency);
-  // Settle every blob before deciding: no upload is left running behind an error.
-  const results = await Promise.allSettled(jobs.map((j) => limit(() => pushOne(j))));
-  opts.progress.stop();
-  const failed = results.findIndex((r) => r.status === 'rejected');
-  if (failed >= 0) {
+  // Settle every request before deciding: none is left running behind an error.
+  const settled = async <T>(what: BlobJob[], work: (j: BlobJob) => Promise<T>): Promise<T[]> => {
+    const results = await Promise.allSettled(what.map((j) => limit(() => work(j))));
+    const failed = results.findIndex((r) => r.status === 'rejected');
+    if (failed < 0) return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+    opts.progress.stop();
     const reason = (results[failed] as PromiseRejectedResult).reason;
     const msg = reason instanceof Error ? reason.message : String(reason);
     throw new MegapakError(
-      `push to ${formatRef(ref)} failed at ${jobs[failed]!.label}: ${msg}\nno manifest was pushed; run the push again to upload what is still missing`,
+      `push to ${formatRef(ref)} failed at ${what[failed]!.label}: ${msg}\nno manifest was pushed; run the push again to upload what is still missing`,
       reason instanceof MegapakError ? reason.kind : 'failed',
     );
+  };
+
+  // 1. Which blobs the registry lacks.
+  const sizes = await settled(jobs, async (job) => {
+    const existing = await client.blobSize(job.digest);
+    if (existing !== undefined && existing !== job.size && existing >= 0)
+      throw new MegapakError(`${ref.registry} holds ${job.digest} with ${existing} bytes, ours has ${job.size}; no manifest was pushed`);
+    return existing;
+  });
+  const missing = jobs.filter((_, i) => sizes[i] === undefined);
+
+  // 2. Make what is missing, one blob at a time (each streams the store and fills the CPU),
+  //    before sending anything: a blob that cannot be made leaves the registry untouched.
+  const sources = new Map<BlobJob, BlobSource>();
+  for (const job of missing) {
+    try {
+      sources.set(job, await job.source());
+    } catch (err) {
+      if (err instanceof MegapakError) throw new MegapakError(`${err.message}; nothing was pushed`, err.kind);
+      throw err;
+    }
   }
+
+  // 3. Mount or upload it. (The push's progress starts only now: making blobs reports its own.)
+  opts.progress.begin(jobs.reduce((s, j) => s + j.size, 0));
+  for (const job of jobs.filter((_, i) => sizes[i] !== undefined)) settle(job, 'skipped', performance.now());
+  await settled(missing, async (job) => {
+    const started = performance.now();
+    const session = await client.startUpload(job.digest, mounts.sourceFor(job.digest, ref.repository));
+    if (session.mounted) return settle(job, 'mounted', started);
+    opts.progress.start(job.label, job.size);
+    await client.upload(session.location, job.digest, job.size, sources.get(job)!, (n) => opts.progress.bytes(job.label, n), opts);
+    settle(job, 'uploaded', started);
+  });
+  opts.progress.stop();
   const tags = [...new Set([ref.digest ? image.manifestDescriptor.digest : ref.tag!, ...opts.tags])];
   for (const t of tags) await client.putManifest(t, image.manifest, image.manifestDescriptor.mediaType, image.manifestDescriptor.digest);
   await mounts.record(

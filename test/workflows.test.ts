@@ -1,0 +1,101 @@
+// The GitHub Actions workflows: valid against GitHub's workflow schema (action-validator,
+// offline), and every command they run exists in package.json, turbo.json or the CLI.
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { REPO, run } from './helpers/cli.ts';
+import { tempDir } from './helpers/fixture.ts';
+import { checkCommands, cliSurface, commandsOf, stepsOf, workflowFiles } from './helpers/workflows.ts';
+
+const VALIDATOR = join(REPO, 'node_modules', '@action-validator', 'cli', 'cli.mjs');
+const validate = (file: string) => run(process.execPath, [VALIDATOR, file], { timeoutMs: 60_000 });
+const load = (name: string) => readFileSync(join(REPO, '.github', 'workflows', name), 'utf8');
+const runs = (text: string) => stepsOf(text).flatMap(({ step }) => (step.run ? [step.run] : []));
+
+describe('GitHub Actions workflows', () => {
+  let cli: Map<string, Set<string>>;
+  beforeAll(async () => {
+    cli = await cliSurface();
+  });
+
+  it('are valid against the workflow schema', async () => {
+    const files = workflowFiles();
+    expect(files.map((f) => basename(f))).toEqual(['image.yml', 'pull-request.yml']);
+    for (const f of files) {
+      const r = await validate(f);
+      expect(r.code, `${f}\n${r.stdout}${r.stderr}`).toBe(0);
+    }
+  });
+
+  it('a workflow with an unknown key or a misspelt trigger is rejected', async () => {
+    const dir = await tempDir('workflows');
+    const original = load('image.yml');
+    for (const [name, broken] of [
+      ['key.yml', original.replace('runs-on:', 'runs-onn:')],
+      ['trigger.yml', original.replace('workflow_dispatch:', 'workflow_dispach:')],
+      ['permission.yml', original.replace('packages: write', 'packages: writ')],
+    ] as const) {
+      expect(broken).not.toBe(original);
+      await writeFile(join(dir, name), broken);
+      const r = await validate(join(dir, name));
+      expect(r.code, name).toBe(1);
+    }
+  });
+
+  it('run only commands that exist: package.json scripts, workspace binaries, turbo tasks, megapak commands and options, scripts/', async () => {
+    for (const f of workflowFiles())
+      for (const { where, step } of stepsOf(await readFile(f, 'utf8'))) if (step.run) expect(checkCommands(step.run, cli), `${basename(f)} ${where}`).toEqual([]);
+    // The check has something to check: the commands the issue asks for are there.
+    const pr = runs(load('pull-request.yml'))
+      .flatMap(commandsOf)
+      .map((c) => c.join(' '));
+    const readmeTest = /^bash scripts\/setup\.sh && (pnpm test)$/m.exec(await readFile(join(REPO, 'README.md'), 'utf8'));
+    expect(readmeTest, 'the README names its test command').not.toBeNull();
+    expect(pr).toEqual(expect.arrayContaining(['bash scripts/setup.sh', readmeTest![1], 'bash scripts/eval-real-stack.sh']));
+    const image = runs(load('image.yml'))
+      .flatMap(commandsOf)
+      .map((c) => c.join(' '));
+    expect(image).toEqual(expect.arrayContaining(['pnpm turbo build --filter=layer-*']));
+    expect(image.find((c) => c.startsWith('pnpm megapak push '))).toMatch(
+      /^pnpm megapak push ghcr\.io\/\$owner\/comfyui-boot:cu130-megapak-py314-nix --tag cu130-megapak-py314-nix-\$\(date -u \+%Y%m%d\)$/,
+    );
+  });
+
+  it('the command check finds a missing script, binary, task, command, option or file', () => {
+    const bad: [string, string][] = [
+      ['pnpm tset', 'pnpm tset: no script or workspace binary of that name'],
+      ['pnpm run typechek', 'pnpm typechek: no script or workspace binary of that name'],
+      ['pnpm -F @megapak/tools bundel', 'pnpm bundel: no script or workspace binary of that name'],
+      ['pnpm -F @megapak/tool bundle', 'pnpm -F @megapak/tool: no workspace package of that name'],
+      ['pnpm turbo biuld', "turbo.json has no task 'biuld'"],
+      ["pnpm turbo build --filter='layers-*'", 'turbo --filter=layers-* matches no workspace package'],
+      ['pnpm megapak pusj x', "megapak has no command 'pusj'"],
+      ['FOO=1 pnpm megapak push --tagg x y', "megapak push has no option '--tagg'"],
+      ['cd x && megapak build --ocii out', "megapak build has no option '--ocii'"],
+      ['bash scripts/no-such.sh', 'bash scripts/no-such.sh: no such file in the repository'],
+    ];
+    for (const [script, problem] of bad) expect(checkCommands(script, cli), script).toEqual([problem]);
+    expect(checkCommands('pnpm megapak push --plain-http --tag a x\npnpm -s -F @megapak/tools bundle', cli)).toEqual([]);
+  });
+
+  it('the image workflow: main and release tags, packages: write, remote caches from secrets, a configurable runner, disk freed first', () => {
+    const wf = parseYaml(load('image.yml'));
+    expect(wf.on.push.branches).toEqual(['main']);
+    expect(wf.on.push.tags.length).toBeGreaterThan(0);
+    expect(wf.permissions).toMatchObject({ packages: 'write' });
+    const job = wf.jobs.image;
+    expect(job['runs-on']).toContain('vars.MEGAPAK_RUNNER');
+    expect(job.env).toMatchObject({ TURBO_API: expect.any(String), TURBO_TEAM: expect.any(String), TURBO_TOKEN: '${{ secrets.TURBO_TOKEN }}' });
+    const uses = job.steps.map((s: { uses?: string; run?: string }) => s.uses ?? s.run);
+    expect(uses.findIndex((u: string) => u.startsWith('jlumbroso/free-disk-space@'))).toBe(0);
+    expect(uses).toEqual(expect.arrayContaining([expect.stringMatching(/^cachix\/install-nix-action@v\d+/), expect.stringMatching(/^cachix\/cachix-action@v\d+/)]));
+    const push = job.steps.find((s: { run?: string }) => s.run?.includes('megapak push'));
+    expect(push.env).toEqual({ GITHUB_TOKEN: '${{ secrets.GITHUB_TOKEN }}' });
+    const nixConf = job.steps.find((s: { uses?: string }) => s.uses?.startsWith('cachix/install-nix-action@')).with.extra_nix_config;
+    expect(nixConf).toMatch(/substituters = https:\/\/cache\.nixos\.org \$\{\{ vars\.NIX_CACHE_URL \}\}/);
+    // Every action is pinned to a release, not a moving branch.
+    for (const f of workflowFiles()) for (const { step } of stepsOf(readFileSync(f, 'utf8'))) if (step.uses) expect(step.uses, basename(f)).toMatch(/@v\d+(\.\d+)*$/);
+  });
+});
