@@ -5,7 +5,7 @@
 //   (a) nothing changed: turbo build (all remote hits) + push;
 //   (b) layer 09 changed: turbo build (layers 09–12 run, their paths substituted) + push.
 // The stack is salted (its own store paths), so deleting them never touches shared ones.
-// Run under `flock -x /work/.cpu.lock` on a shared machine. Writes bench/stateless-results.json.
+// Run it on an otherwise idle machine (its times are the point). Writes bench/stateless-results.json.
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
