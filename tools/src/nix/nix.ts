@@ -106,26 +106,6 @@ export async function buildStackRoots(stackDir: string, layers: LayerFile[]): Pr
   if (r.code !== 0) throw new MegapakError(`building the stack's layers failed:\n${tail(r.stderr)}`);
 }
 
-/** The closure of each set of roots, from one `nix path-info` query over all of them. */
-export async function queryClosures(rootSets: string[][], what: string): Promise<StorePathInfo[][]> {
-  const all = await queryClosure([...new Set(rootSets.flat())], what);
-  const byPath = new Map(all.map((p) => [p.path, p]));
-  return rootSets.map((roots) => {
-    const seen = new Set<string>();
-    const todo = [...roots];
-    while (todo.length) {
-      const p = todo.pop()!;
-      if (seen.has(p)) continue;
-      seen.add(p);
-      const info = byPath.get(p);
-      if (!info) throw new MegapakError(`${what}: nix path-info did not list ${p}`);
-      for (const ref of info.references) if (!seen.has(ref)) todo.push(ref);
-    }
-    // The same order as queryClosure's (that of `all`).
-    return all.filter((p) => seen.has(p.path));
-  });
-}
-
 /** The closure of `paths` with narHash, narSize and references of every member. */
 export async function queryClosure(paths: string[], what: string): Promise<StorePathInfo[]> {
   if (paths.length === 0) return [];

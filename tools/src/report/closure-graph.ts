@@ -15,19 +15,6 @@ export function graphOf(records: LayerRecord[]): Map<string, PathNode> {
   return g;
 }
 
-/** The closure of `roots` within the graph (paths outside it are ignored). */
-export function closureOf(roots: string[], g: Map<string, PathNode>): Set<string> {
-  const seen = new Set<string>();
-  const stack = roots.filter((r) => g.has(r));
-  while (stack.length) {
-    const p = stack.pop()!;
-    if (seen.has(p)) continue;
-    seen.add(p);
-    for (const ref of g.get(p)!.references) if (!seen.has(ref) && g.has(ref)) stack.push(ref);
-  }
-  return seen;
-}
-
 /** The shortest chain of references from one of `roots` to `target` (breadth-first), or undefined. */
 export function chainTo(roots: string[], target: string, g: Map<string, PathNode>): string[] | undefined {
   const parent = new Map<string, string | null>();
