@@ -8,6 +8,9 @@ export interface PathNode {
   layer: string;
 }
 
+/** A store path's name without its directory and hash: `/nix/store/<hash>-python3-3.14.0` → `python3-3.14.0`. */
+export const nameOf = (p: string) => p.slice(p.lastIndexOf('/') + 1).replace(/^[0-9a-z]{32}-/, '');
+
 /** Every shipped store path, from all layers' records (each path is in exactly one). */
 export function graphOf(records: LayerRecord[]): Map<string, PathNode> {
   const g = new Map<string, PathNode>();
