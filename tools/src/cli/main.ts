@@ -37,6 +37,19 @@ const workersOption = () =>
     '--gzip-workers <n>',
     `threads that gzip a blob (default: $MEGAPAK_GZIP_WORKERS, else the cores available, at most ${MAX_GZIP_WORKERS}); the bytes are the same for any number`,
   );
+const ociOption = () => new Option('--oci <dir>', 'write an OCI image layout here (default: <stack>/out/oci)');
+const dockerArchiveOption = () => new Option('--docker-archive <file>', 'also write a `docker load` archive');
+
+/** `build` and `image`: the OCI layout (--oci, default <stack>/out/oci) and, if asked, a docker archive; returns the layout's folder. */
+async function writeOutputs(
+  image: ReturnType<typeof composeImage>,
+  env: { stack: { dir: string }; blobs: BlobStore },
+  o: { oci?: string; dockerArchive?: string },
+): Promise<string> {
+  const oci = resolve(o.oci ?? resolve(env.stack.dir, 'out', 'oci'));
+  await writeImageOutputs(image, (d) => env.blobs.blobPath(d), { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
+  return oci;
+}
 
 const program = new Command('megapak')
   .description('Build a container image as Nix-closure layers in which every store path ships exactly once.')
@@ -62,8 +75,8 @@ program
   .command('build')
   .description('build every layer in order and write the image (an OCI layout by default); no Turborepo needed')
   .addOption(stackOption())
-  .option('--oci <dir>', 'write an OCI image layout here (default: <stack>/out/oci)')
-  .option('--docker-archive <file>', 'also write a `docker load` archive')
+  .addOption(ociOption())
+  .addOption(dockerArchiveOption())
   .addOption(compressionOption())
   .addOption(workersOption())
   .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; compression?: string; gzipWorkers?: string }) => {
@@ -73,8 +86,7 @@ program
     const started = performance.now();
     const { records, streamed, config } = await buildAllLayers(env.stack, { ...env, compression });
     const image = composeImage(await assembleImage(env.stack, records, env, config));
-    const oci = resolve(o.oci ?? resolve(env.stack.dir, 'out', 'oci'));
-    await writeImageOutputs(image, (d) => env.blobs.blobPath(d), { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
+    const oci = await writeOutputs(image, env, o);
     console.log(layerTable(records, new Set(streamed)));
     console.log(`image ${image.ref.name}:${image.ref.tag} ${image.manifestDescriptor.digest}`);
     console.log(`oci layout: ${oci}${o.dockerArchive ? `\ndocker archive: ${resolve(o.dockerArchive)}` : ''}`);
@@ -106,14 +118,13 @@ program
   .command('image')
   .description("assemble the image from the layers' dist/layer.json without building them (the `image` task)")
   .addOption(stackOption())
-  .option('--oci <dir>', 'write an OCI image layout here (default: <stack>/out/oci)')
-  .option('--docker-archive <file>', 'also write a `docker load` archive')
+  .addOption(ociOption())
+  .addOption(dockerArchiveOption())
   .addOption(workersOption())
   .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; gzipWorkers?: string }) => {
     const env = await setup(o.stack, o.gzipWorkers);
     const image = composeImage(await assembleImage(env.stack, await allRecords(env.stack, 'image'), env));
-    const oci = resolve(o.oci ?? resolve(env.stack.dir, 'out', 'oci'));
-    await writeImageOutputs(image, (d) => env.blobs.blobPath(d), { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
+    const oci = await writeOutputs(image, env, o);
     console.log(`image ${image.ref.name}:${image.ref.tag} ${image.manifestDescriptor.digest}\noci layout: ${oci}`);
   });
 
