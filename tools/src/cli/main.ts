@@ -68,7 +68,8 @@ Environment:
   NIX_CONFIG           passed to Nix, e.g. 'substituters =' on a machine without network
 
 Exit codes: 0 done; 1 a build, push or check failed (the message names the layer, path or
-registry); 2 bad usage, a folder that is not a stack, or a missing tool.`,
+registry); 2 bad usage, a folder that is not a stack, a malformed JSON file (named), or a
+missing tool; 130 / 143 interrupted (SIGINT / SIGTERM), temp files of the work removed.`,
   );
 
 program
