@@ -19,7 +19,7 @@ import { layerTable, reportText } from '../report/text.ts';
 import { why } from '../report/why.ts';
 import { findLayerAt } from '../stack/stack.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { MegapakError, UsageError } from '../util/errors.ts';
+import { MegapakError } from '../util/errors.ts';
 import { progressFor } from '../util/progress.ts';
 import { cacheTotal } from '../cache/listing.ts';
 import { scanCache } from '../cache/scan.ts';
@@ -27,6 +27,7 @@ import { formatBytes } from '../util/bytes.ts';
 import { runProgram } from './boundary.ts';
 import { registerCacheCommand } from './cache.ts';
 import { allRecords, builtImage, builtRecords, reportFor, setup } from './common.ts';
+import { collect, positiveInt } from './options.ts';
 import { cacheDir, compressionFrom, gzipWorkersFrom, pushTuning } from './settings.ts';
 import { MAX_GZIP_WORKERS } from '../util/parallel-gzip.ts';
 
@@ -128,8 +129,6 @@ program
     const oci = await writeOutputs(image, env, o);
     console.log(`image ${image.ref.name}:${image.ref.tag} ${image.manifestDescriptor.digest}\noci layout: ${oci}`);
   });
-
-const collect = (v: string, acc: string[]) => [...acc, v];
 
 program
   .command('push')
@@ -239,12 +238,6 @@ program
       a.chain.forEach((p, i) => console.log(`  ${'  '.repeat(i)}${i ? '→ ' : ''}${p}`));
     }
   });
-
-function positiveInt(flag: string, v: string, allowZero = false): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new UsageError(`${flag} takes a whole number${allowZero ? '' : ' above 0'}, not '${v}'`);
-  return n;
-}
 
 registerCacheCommand(program);
 
