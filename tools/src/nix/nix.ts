@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MegapakError, MissingToolError } from '../util/errors.ts';
 import { execCapture } from '../util/exec.ts';
-import { parsePathInfoJson, type StorePathInfo } from './path-info.ts';
+import { parsePathInfoJson, storeDirOf, type StorePathInfo } from './path-info.ts';
 
 // The stack's package set, and each layer's roots (from `layersJson`) checked for shape, so
 // that a wrong layer.nix fails with a message that names the layer rather than a Nix type
@@ -87,8 +87,7 @@ export async function queryClosure(paths: string[], what: string): Promise<Store
   if (paths.length === 0) return [];
   const r = await execCapture('nix', ['--extra-experimental-features', 'nix-command', 'path-info', '--json', '--recursive', ...paths]);
   if (r.code !== 0) throw new MegapakError(`${what}: nix path-info failed:\n${tail(r.stderr)}`);
-  const storeDir = paths[0]!.slice(0, paths[0]!.lastIndexOf('/'));
-  return parsePathInfoJson(r.stdout, storeDir);
+  return parsePathInfoJson(r.stdout, storeDirOf(paths[0]!));
 }
 
 /** Fail early, before any work is reported, when the Nix tools are not on PATH. */
