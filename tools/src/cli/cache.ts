@@ -10,9 +10,9 @@ import { UsageError } from '../util/errors.ts';
 import { columns } from '../report/text.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { REPO_ROOT } from '../util/repo-root.ts';
+import { collect, positiveInt } from './options.ts';
 import { cacheDir } from './settings.ts';
 
-const collect = (v: string, acc: string[]) => [...acc, v];
 const stacksOf = (dirs: string[]) => (dirs.length ? dirs : [REPO_ROOT]);
 const stackOption = () =>
   new Option('--stack <dir>', 'a stack whose dist/layer.json records count as references (repeatable)').argParser(collect).default([], 'the repository root');
@@ -62,7 +62,7 @@ export function registerCacheCommand(program: Command): void {
   cache
     .command('gc')
     .description('remove blobs that no current dist/layer.json of the given stacks refers to')
-    .option('--keep-last <n>', 'keep the N most recently used unreferenced blobs (e.g. the previous versions)', (v) => wholeNumber('--keep-last', v))
+    .option('--keep-last <n>', 'keep the N most recently used unreferenced blobs (e.g. the previous versions)', (v) => positiveInt('--keep-last', v, true))
     .option('--all-unreferenced', 'remove every unreferenced blob old enough (same as --keep-last 0)')
     .addOption(
       new Option('--min-age <duration>', 'never remove what was written or used more recently (a running build may be about to record it)')
@@ -102,10 +102,4 @@ Blobs that other stacks sharing this cache need count only if those stacks are g
           (r.reprieved.length ? `; ${r.reprieved.length} put back (a build used them meanwhile)` : ''),
       );
     });
-}
-
-function wholeNumber(flag: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} takes a whole number, not '${v}'`);
-  return n;
 }

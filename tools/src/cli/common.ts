@@ -40,8 +40,7 @@ export async function builtRecords(stack: Stack, opts: LayerBuildOptions): Promi
   }
   if (!stale.length) return { records };
   opts.progress.log(`not built (with ${opts.compression}) yet: ${stale.join(', ')}; building the stack first`);
-  const built = await buildAllLayers(stack, opts);
-  return { records: built.records, config: built.config };
+  return buildAllLayers(stack, opts);
 }
 
 /** The image spec as built, with every blob in the blob store. */

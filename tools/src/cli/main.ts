@@ -19,7 +19,7 @@ import { layerTable, reportText } from '../report/text.ts';
 import { why } from '../report/why.ts';
 import { findLayerAt } from '../stack/stack.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { MegapakError, UsageError } from '../util/errors.ts';
+import { MegapakError } from '../util/errors.ts';
 import { progressFor } from '../util/progress.ts';
 import { cacheTotal } from '../cache/listing.ts';
 import { scanCache } from '../cache/scan.ts';
@@ -27,6 +27,7 @@ import { formatBytes } from '../util/bytes.ts';
 import { runProgram } from './boundary.ts';
 import { registerCacheCommand } from './cache.ts';
 import { allRecords, builtImage, builtRecords, reportFor, setup } from './common.ts';
+import { collect, positiveInt } from './options.ts';
 import { cacheDir, compressionFrom, gzipWorkersFrom, pushTuning } from './settings.ts';
 import { MAX_GZIP_WORKERS } from '../util/parallel-gzip.ts';
 
@@ -37,6 +38,19 @@ const workersOption = () =>
     '--gzip-workers <n>',
     `threads that gzip a blob (default: $MEGAPAK_GZIP_WORKERS, else the cores available, at most ${MAX_GZIP_WORKERS}); the bytes are the same for any number`,
   );
+const ociOption = () => new Option('--oci <dir>', 'write an OCI image layout here (default: <stack>/out/oci)');
+const dockerArchiveOption = () => new Option('--docker-archive <file>', 'also write a `docker load` archive');
+
+/** `build` and `image`: the OCI layout (--oci, default <stack>/out/oci) and, if asked, a docker archive; returns the layout's folder. */
+async function writeOutputs(
+  image: ReturnType<typeof composeImage>,
+  env: { stack: { dir: string }; blobs: BlobStore },
+  o: { oci?: string; dockerArchive?: string },
+): Promise<string> {
+  const oci = resolve(o.oci ?? resolve(env.stack.dir, 'out', 'oci'));
+  await writeImageOutputs(image, (d) => env.blobs.blobPath(d), { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
+  return oci;
+}
 
 const program = new Command('megapak')
   .description('Build a container image as Nix-closure layers in which every store path ships exactly once.')
@@ -55,15 +69,16 @@ Environment:
   NIX_CONFIG           passed to Nix, e.g. 'substituters =' on a machine without network
 
 Exit codes: 0 done; 1 a build, push or check failed (the message names the layer, path or
-registry); 2 bad usage, a folder that is not a stack, or a missing tool.`,
+registry); 2 bad usage, a folder that is not a stack, a malformed JSON file (named), or a
+missing tool; 130 / 143 interrupted (SIGINT / SIGTERM), temp files of the work removed.`,
   );
 
 program
   .command('build')
   .description('build every layer in order and write the image (an OCI layout by default); no Turborepo needed')
   .addOption(stackOption())
-  .option('--oci <dir>', 'write an OCI image layout here (default: <stack>/out/oci)')
-  .option('--docker-archive <file>', 'also write a `docker load` archive')
+  .addOption(ociOption())
+  .addOption(dockerArchiveOption())
   .addOption(compressionOption())
   .addOption(workersOption())
   .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; compression?: string; gzipWorkers?: string }) => {
@@ -73,8 +88,7 @@ program
     const started = performance.now();
     const { records, streamed, config } = await buildAllLayers(env.stack, { ...env, compression });
     const image = composeImage(await assembleImage(env.stack, records, env, config));
-    const oci = resolve(o.oci ?? resolve(env.stack.dir, 'out', 'oci'));
-    await writeImageOutputs(image, (d) => env.blobs.blobPath(d), { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
+    const oci = await writeOutputs(image, env, o);
     console.log(layerTable(records, new Set(streamed)));
     console.log(`image ${image.ref.name}:${image.ref.tag} ${image.manifestDescriptor.digest}`);
     console.log(`oci layout: ${oci}${o.dockerArchive ? `\ndocker archive: ${resolve(o.dockerArchive)}` : ''}`);
@@ -106,18 +120,15 @@ program
   .command('image')
   .description("assemble the image from the layers' dist/layer.json without building them (the `image` task)")
   .addOption(stackOption())
-  .option('--oci <dir>', 'write an OCI image layout here (default: <stack>/out/oci)')
-  .option('--docker-archive <file>', 'also write a `docker load` archive')
+  .addOption(ociOption())
+  .addOption(dockerArchiveOption())
   .addOption(workersOption())
   .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; gzipWorkers?: string }) => {
     const env = await setup(o.stack, o.gzipWorkers);
     const image = composeImage(await assembleImage(env.stack, await allRecords(env.stack, 'image'), env));
-    const oci = resolve(o.oci ?? resolve(env.stack.dir, 'out', 'oci'));
-    await writeImageOutputs(image, (d) => env.blobs.blobPath(d), { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
+    const oci = await writeOutputs(image, env, o);
     console.log(`image ${image.ref.name}:${image.ref.tag} ${image.manifestDescriptor.digest}\noci layout: ${oci}`);
   });
-
-const collect = (v: string, acc: string[]) => [...acc, v];
 
 program
   .command('push')
@@ -227,12 +238,6 @@ program
       a.chain.forEach((p, i) => console.log(`  ${'  '.repeat(i)}${i ? '→ ' : ''}${p}`));
     }
   });
-
-function positiveInt(flag: string, v: string, allowZero = false): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new UsageError(`${flag} takes a whole number${allowZero ? '' : ' above 0'}, not '${v}'`);
-  return n;
-}
 
 registerCacheCommand(program);
 

@@ -2,59 +2,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MegapakError, MissingToolError } from '../util/errors.ts';
 import { execCapture } from '../util/exec.ts';
-import { parsePathInfoJson, type StorePathInfo } from './path-info.ts';
+import { parsePathInfoJson, storeDirOf, type StorePathInfo } from './path-info.ts';
 
-// Evaluates one layer.nix against the stack's package set and checks its shape, so that a
-// wrong layer.nix fails with a message that names the layer rather than a Nix type error.
-const LAYER_EXPR = `
-{ stackDir, layerFile, layerName }:
-let
-  raw = import (stackDir + "/nix/pkgs.nix");
-  pkgs = if builtins.isFunction raw then raw { } else raw;
-  roots = (import layerFile) { inherit pkgs; };
-  isDrv = r: builtins.isAttrs r && (r.type or null) == "derivation";
-in
-  if !(builtins.isList roots) then throw "\${layerName}: layer.nix must return a list of derivations"
-  else if !(builtins.all isDrv roots) then throw "\${layerName}: layer.nix returned an item that is not a derivation"
-  else roots
-`;
-
-function tail(text: string, lines = 40): string {
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
-
-/** Evaluate and build a layer's roots; returns their output paths (sorted, unique). */
-export async function buildLayerRoots(stackDir: string, layerFile: string, layerName: string): Promise<string[]> {
-  const r = await execCapture('nix-build', [
-    '--no-out-link',
-    '--argstr',
-    'stackDir',
-    stackDir,
-    '--argstr',
-    'layerFile',
-    layerFile,
-    '--argstr',
-    'layerName',
-    layerName,
-    '-E',
-    LAYER_EXPR,
-  ]);
-  if (r.code !== 0) throw new MegapakError(`${layerName}: nix-build of ${layerFile} failed:\n${tail(r.stderr)}`);
-  return [
-    ...new Set(
-      r.stdout
-        .split('\n')
-        .map((l) => l.trim())
-        .filter(Boolean),
-    ),
-  ].sort();
-}
-
-// Every layer's roots from one evaluation of the stack: `megapak build` asks Nix once for the
-// whole stack instead of once per layer (twelve evaluations of the same package set). Each
-// layer's shape is checked as in LAYER_EXPR, with the same messages.
-const STACK_PRELUDE = `
-{ stackDir, layersJson }:
+// The stack's package set, and each layer's roots (from `layersJson`) checked for shape, so
+// that a wrong layer.nix fails with a message that names the layer rather than a Nix type
+// error. One prelude for every expression below: `megapak build` asks Nix once for the whole
+// stack instead of once per layer (twelve evaluations of the same package set).
+const PRELUDE = `
+{ stackDir, layersJson ? "[]" }:
 let
   raw = import (stackDir + "/nix/pkgs.nix");
   pkgs = if builtins.isFunction raw then raw { } else raw;
@@ -66,6 +21,10 @@ let
     else roots;
   layers = builtins.fromJSON layersJson;
 in`;
+
+function tail(text: string, lines = 40): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
 
 export interface LayerFile {
   name: string;
@@ -81,6 +40,29 @@ const stackArgs = (stackDir: string, layers: LayerFile[]) => [
   JSON.stringify(layers.map((l) => ({ name: l.name, file: l.layerFile }))),
 ];
 
+/** Build the roots of `layers` with one nix-build; returns their output paths (sorted, unique). */
+async function buildRoots(stackDir: string, layers: LayerFile[], failed: string): Promise<string[]> {
+  const r = await execCapture('nix-build', ['--no-out-link', ...stackArgs(stackDir, layers), '-E', `${PRELUDE} builtins.concatLists (map rootsOf layers)`]);
+  if (r.code !== 0) throw new MegapakError(`${failed}:\n${tail(r.stderr)}`);
+  return [
+    ...new Set(
+      r.stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    ),
+  ].sort();
+}
+
+/** Evaluate and build a layer's roots; returns their output paths (sorted, unique). */
+export const buildLayerRoots = (stackDir: string, layerFile: string, layerName: string): Promise<string[]> =>
+  buildRoots(stackDir, [{ name: layerName, layerFile }], `${layerName}: nix-build of ${layerFile} failed`);
+
+/** Build every layer's roots with one nix-build. */
+export async function buildStackRoots(stackDir: string, layers: LayerFile[]): Promise<void> {
+  await buildRoots(stackDir, layers, "building the stack's layers failed");
+}
+
 export interface StackEval {
   /** Each layer's root output paths (sorted, unique). */
   roots: string[][];
@@ -90,7 +72,7 @@ export interface StackEval {
 
 /** Every layer's roots and the image config from one evaluation, without building. */
 export async function evalStack(stackDir: string, layers: LayerFile[]): Promise<StackEval> {
-  const expr = `${STACK_PRELUDE} {
+  const expr = `${PRELUDE} {
     roots = map (l: map (r: r.outPath) (rootsOf l)) layers;
     config = let f = stackDir + "/nix/config.nix"; in if builtins.pathExists f then import f { inherit pkgs; } else null;
   }`;
@@ -100,39 +82,12 @@ export async function evalStack(stackDir: string, layers: LayerFile[]): Promise<
   return { roots: out.roots.map((roots) => [...new Set(roots)].sort()), config: out.config };
 }
 
-/** Build every layer's roots with one nix-build. */
-export async function buildStackRoots(stackDir: string, layers: LayerFile[]): Promise<void> {
-  const r = await execCapture('nix-build', ['--no-out-link', ...stackArgs(stackDir, layers), '-E', `${STACK_PRELUDE} builtins.concatLists (map rootsOf layers)`]);
-  if (r.code !== 0) throw new MegapakError(`building the stack's layers failed:\n${tail(r.stderr)}`);
-}
-
-/** The closure of each set of roots, from one `nix path-info` query over all of them. */
-export async function queryClosures(rootSets: string[][], what: string): Promise<StorePathInfo[][]> {
-  const all = await queryClosure([...new Set(rootSets.flat())], what);
-  const byPath = new Map(all.map((p) => [p.path, p]));
-  return rootSets.map((roots) => {
-    const seen = new Set<string>();
-    const todo = [...roots];
-    while (todo.length) {
-      const p = todo.pop()!;
-      if (seen.has(p)) continue;
-      seen.add(p);
-      const info = byPath.get(p);
-      if (!info) throw new MegapakError(`${what}: nix path-info did not list ${p}`);
-      for (const ref of info.references) if (!seen.has(ref)) todo.push(ref);
-    }
-    // The same order as queryClosure's (that of `all`).
-    return all.filter((p) => seen.has(p.path));
-  });
-}
-
 /** The closure of `paths` with narHash, narSize and references of every member. */
 export async function queryClosure(paths: string[], what: string): Promise<StorePathInfo[]> {
   if (paths.length === 0) return [];
   const r = await execCapture('nix', ['--extra-experimental-features', 'nix-command', 'path-info', '--json', '--recursive', ...paths]);
   if (r.code !== 0) throw new MegapakError(`${what}: nix path-info failed:\n${tail(r.stderr)}`);
-  const storeDir = paths[0]!.slice(0, paths[0]!.lastIndexOf('/'));
-  return parsePathInfoJson(r.stdout, storeDir);
+  return parsePathInfoJson(r.stdout, storeDirOf(paths[0]!));
 }
 
 /** Fail early, before any work is reported, when the Nix tools are not on PATH. */
@@ -144,14 +99,7 @@ export function requireNixTools(path = process.env.PATH ?? ''): void {
 }
 
 // The image config's store-path fields (Entrypoint, Env) from the stack's nix/config.nix.
-const CONFIG_EXPR = `
-{ stackDir }:
-let
-  raw = import (stackDir + "/nix/pkgs.nix");
-  pkgs = if builtins.isFunction raw then raw { } else raw;
-in
-  import (stackDir + "/nix/config.nix") { inherit pkgs; }
-`;
+const CONFIG_EXPR = `${PRELUDE} import (stackDir + "/nix/config.nix") { inherit pkgs; }`;
 
 /** Evaluate `nix/config.nix` (`{ pkgs }: { Entrypoint = [ … ]; Env = [ … ]; }`) to JSON. */
 export async function evalImageConfig(stackDir: string): Promise<Record<string, unknown>> {

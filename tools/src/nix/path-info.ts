@@ -17,6 +17,9 @@ function objectOrThrow(data: unknown): object {
   return data;
 }
 
+/** The store directory a store path is in (`/nix/store` for `/nix/store/<hash>-name`). */
+export const storeDirOf = (p: string) => p.slice(0, p.lastIndexOf('/'));
+
 /**
  * Parse `nix path-info --json` output of any Nix version:
  * Nix <= 2.18 prints an array of objects with a `path` field; 2.19+ prints an object keyed

@@ -1,4 +1,5 @@
 import { buildLayerRoots, queryClosure } from '../nix/nix.ts';
+import { storeDirOf } from '../nix/path-info.ts';
 import { planDelta, shippedBy } from '../plan/delta.ts';
 import { bigLayerWarning, budgetViolation, redundantRoots } from '../plan/warnings.ts';
 import type { BlobEntry, BlobStore } from '../layer/blob-store.ts';
@@ -30,8 +31,6 @@ export interface LayerBuildResult {
   /** True when the tar was streamed from the store; false when the blob store answered. */
   streamed: boolean;
 }
-
-const storeDirOf = (p: string) => p.slice(0, p.lastIndexOf('/'));
 
 /** What to put in one blob: a layer's delta, keyed by its content. */
 export interface BlobContent {

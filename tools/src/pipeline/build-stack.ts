@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildLayerRoots, buildStackRoots, evalImageConfig, evalStack, queryClosures } from '../nix/nix.ts';
+import { buildLayerRoots, buildStackRoots, evalImageConfig, evalStack, queryClosure } from '../nix/nix.ts';
+import { closureOf } from '../plan/closure.ts';
 import { layerCountWarning } from '../plan/warnings.ts';
 import { imageLayerOf, type BlobLayerRecord, type ImageSpec, type LayerRecord } from '../model/vocabulary.ts';
 import type { Stack } from '../stack/stack.ts';
+import { MegapakError } from '../util/errors.ts';
 import type { Progress } from '../util/progress.ts';
 import { buildLayer, ensureBlob, type BlobMakingOptions, type LayerBuildOptions, type ResolvedLayer } from './build-layer.ts';
 import { checkConfigPaths, mergeConfig } from './image-config.ts';
@@ -29,8 +31,19 @@ async function resolveStack(stack: Stack, progress: Progress): Promise<{ layers:
       progress.step('stack', "building every layer's roots");
       await buildStackRoots(stack.dir, stack.layers);
     }
-    const closures = await queryClosures(roots, 'stack');
-    return { layers: roots.map((r, i) => ({ roots: r, closure: closures[i]! })), config };
+    const all = await queryClosure([...new Set(roots.flat())], 'stack');
+    const byPath = new Map(all.map((p) => [p.path, p]));
+    const referencesOf = (p: string) => {
+      const info = byPath.get(p);
+      if (!info) throw new MegapakError(`stack: nix path-info did not list ${p}`);
+      return info.references;
+    };
+    // Each layer's closure in queryClosure's order (that of `all`).
+    const layers = roots.map((r) => {
+      const closure = closureOf(r, referencesOf);
+      return { roots: r, closure: all.filter((p) => closure.has(p.path)) };
+    });
+    return { layers, config };
   } catch {
     return null;
   }

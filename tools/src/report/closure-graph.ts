@@ -8,24 +8,14 @@ export interface PathNode {
   layer: string;
 }
 
+/** A store path's name without its directory and hash: `/nix/store/<hash>-python3-3.14.0` → `python3-3.14.0`. */
+export const nameOf = (p: string) => p.slice(p.lastIndexOf('/') + 1).replace(/^[0-9a-z]{32}-/, '');
+
 /** Every shipped store path, from all layers' records (each path is in exactly one). */
 export function graphOf(records: LayerRecord[]): Map<string, PathNode> {
   const g = new Map<string, PathNode>();
   for (const r of records) for (const p of r.paths) g.set(p.path, { path: p.path, narSize: p.narSize, references: p.references, layer: r.name });
   return g;
-}
-
-/** The closure of `roots` within the graph (paths outside it are ignored). */
-export function closureOf(roots: string[], g: Map<string, PathNode>): Set<string> {
-  const seen = new Set<string>();
-  const stack = roots.filter((r) => g.has(r));
-  while (stack.length) {
-    const p = stack.pop()!;
-    if (seen.has(p)) continue;
-    seen.add(p);
-    for (const ref of g.get(p)!.references) if (!seen.has(ref) && g.has(ref)) stack.push(ref);
-  }
-  return seen;
 }
 
 /** The shortest chain of references from one of `roots` to `target` (breadth-first), or undefined. */

@@ -1,9 +1,9 @@
 import { hierarchy, treemap, treemapSquarify } from 'd3-hierarchy';
 import { formatBytes } from '../util/bytes.ts';
+import { nameOf } from './closure-graph.ts';
 import type { Report } from './report.ts';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-const short = (p: string) => p.slice(p.lastIndexOf('/') + 1).replace(/^[0-9a-z]{32}-/, '');
 const hue = (i: number, n: number) => Math.round((i * 360) / Math.max(n, 1));
 
 interface Node {
@@ -53,7 +53,7 @@ export function renderHtml(report: Report, title: string, allPaths: { layer: num
           const w = leaf.x1 - leaf.x0;
           const h = leaf.y1 - leaf.y0;
           const label =
-            w > 70 && h > 14 ? `<text x="${(leaf.x0 + 3).toFixed(1)}" y="${(leaf.y0 + 12).toFixed(1)}">${esc(short(leaf.data.name).slice(0, Math.floor(w / 7)))}</text>` : '';
+            w > 70 && h > 14 ? `<text x="${(leaf.x0 + 3).toFixed(1)}" y="${(leaf.y0 + 12).toFixed(1)}">${esc(nameOf(leaf.data.name).slice(0, Math.floor(w / 7)))}</text>` : '';
           return `<rect x="${leaf.x0.toFixed(1)}" y="${leaf.y0.toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="hsl(${hue(i, n)} 55% 72%)"><title>${esc(leaf.data.name)}: ${formatBytes(leaf.value ?? 0)}</title></rect>${label}`;
         })
         .join('');
@@ -68,7 +68,7 @@ export function renderHtml(report: Report, title: string, allPaths: { layer: num
           l.size === null ? '—' : formatBytes(l.size)
         }</td><td class="n">${formatBytes(l.closureBytes)}</td><td><code>${l.digest ? esc(l.digest.slice(0, 19)) : 'empty'}</code></td><td style="white-space:normal">${l.top
           .slice(0, 3)
-          .map((t) => `${esc(short(t.path))} (${formatBytes(t.narSize)})`)
+          .map((t) => `${esc(nameOf(t.path))} (${formatBytes(t.narSize)})`)
           .join(', ')}</td></tr>`,
     )
     .join('\n');

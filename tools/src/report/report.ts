@@ -1,6 +1,7 @@
 import type { Compression } from '../model/compression.ts';
 import type { LayerRecord } from '../model/vocabulary.ts';
-import { closureOf, graphOf } from './closure-graph.ts';
+import { closureOf } from '../plan/closure.ts';
+import { graphOf } from './closure-graph.ts';
 
 export interface LayerReport {
   name: string;
@@ -37,7 +38,8 @@ export interface Report {
 export function buildReport(records: LayerRecord[], sizes: (r: LayerRecord) => Record<Compression, number | null>, topN = 10): Report {
   const g = graphOf(records);
   const layers = records.map((r): LayerReport => {
-    const closure = closureOf(r.roots, g);
+    // Paths outside the records (not shipped by any layer) are left out.
+    const closure = closureOf(r.roots, (p) => g.get(p)?.references);
     return {
       name: r.name,
       version: r.version,

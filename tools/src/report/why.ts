@@ -1,5 +1,5 @@
 import type { LayerRecord } from '../model/vocabulary.ts';
-import { chainTo, graphOf } from './closure-graph.ts';
+import { chainTo, graphOf, nameOf } from './closure-graph.ts';
 
 export interface WhyAnswer {
   path: string;
@@ -9,8 +9,6 @@ export interface WhyAnswer {
   /** The layer whose root starts the chain. */
   rootLayer: string;
 }
-
-const nameOf = (p: string) => p.slice(p.lastIndexOf('/') + 1).replace(/^[0-9a-z]{32}-/, '');
 
 /**
  * Why a store path is in the image: the layer that ships it and the chain of references from

@@ -11,14 +11,6 @@ export interface Progress {
   log(message: string): void;
 }
 
-export const silentProgress: Progress = {
-  step() {},
-  streamStart() {},
-  streamBytes() {},
-  streamEnd() {},
-  log() {},
-};
-
 /** How often plain (non-terminal) output reports a long stream: one line per interval. */
 const PLAIN_EVERY_MS = 10_000;
 
