@@ -62,7 +62,13 @@ describe('megapak cache', () => {
     expect(text).toContain(`${zstd[1]!.digest!.slice(0, 19)}`);
     expect(text).toMatch(new RegExp(`${zstd[1]!.name}@1\\.0\\.0 \\(stack\\)`));
 
+    // report only reads: it must not mark blobs used (that would change what gc --keep-last keeps).
+    for (const d of stored.keys()) await age(blobFile(cache, d), DAY);
+    const mtimes = async () => new Map(await Promise.all([...stored.keys()].map(async (d) => [d, (await stat(blobFile(cache, d))).mtimeMs] as const)));
+    const before = await mtimes();
     const report = JSON.parse((await megapakOk(['report', '--stack', stack, '--json'], { env: env() })).stdout);
+    expect(await mtimes()).toEqual(before);
+    for (const d of stored.keys()) await age(blobFile(cache, d), 0); // as written, for the gc test below
     expect(report.cache).toEqual({ dir: cache, blobs: stored.size, bytes: total });
     expect((await megapakOk(['report', '--stack', stack], { env: env() })).stdout).toMatch(new RegExp(`blob store: ${stored.size} blobs, [\\d.]+ [KMG]?B in ${cache}`));
   });

@@ -53,7 +53,7 @@ export async function reportFor(records: LayerRecord[], blobs: BlobStore, top: n
   const sizes = new Map<string, Record<Compression, number | null>>();
   for (const r of records) {
     const s = { none: null, gzip: null, zstd: null } as Record<Compression, number | null>;
-    if (!r.empty) for (const c of COMPRESSIONS) s[c] = (await blobs.lookup(r.contentKey, c))?.size ?? null;
+    if (!r.empty) for (const c of COMPRESSIONS) s[c] = (await blobs.peek(r.contentKey, c))?.size ?? null;
     sizes.set(r.name, s);
   }
   return buildReport(records, (r) => sizes.get(r.name)!, top);

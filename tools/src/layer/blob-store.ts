@@ -28,12 +28,18 @@ export class BlobStore {
     return join(this.root, 'layers', `${hex(contentKey)}.${compression}.json`);
   }
 
-  /** The entry for this content, only if its blob is present with the recorded size. */
-  async lookup(contentKey: string, compression: Compression): Promise<BlobEntry | undefined> {
+  /** The entry for this content, only if its blob is present with the recorded size; read-only. */
+  async peek(contentKey: string, compression: Compression): Promise<BlobEntry | undefined> {
     const p = this.indexPath(contentKey, compression);
     if (!existsSync(p)) return undefined;
     const entry = await readJsonFile(p, entrySchema);
-    if (!(await this.hasBlob(entry.digest, entry.size))) return undefined;
+    return (await this.hasBlob(entry.digest, entry.size)) ? entry : undefined;
+  }
+
+  /** As `peek`, for a build about to use the blob: marks it used. */
+  async lookup(contentKey: string, compression: Compression): Promise<BlobEntry | undefined> {
+    const entry = await this.peek(contentKey, compression);
+    if (!entry) return undefined;
     // Mark it used: `megapak cache gc` keeps blobs used within its --min-age, and a blob it
     // moved aside a moment ago fails here, which is a miss (the layer streams it again).
     const now = new Date();
