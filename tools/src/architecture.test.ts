@@ -15,6 +15,7 @@ export const FLOORS: string[][] = [
   ['oci'], // image config + manifest, OCI layout, docker-archive, docker load
   ['registry'], // OCI distribution client and push
   ['report'], // report, why, HTML, text tables
+  ['sbom'], // SBOM of the image: inventory from records and store contents, CycloneDX and SPDX documents
   ['cache'], // the blob store seen from outside: listing, references from records, gc
   ['cli', 'pins'], // the commands: settings, exit codes, signal handlers
 ];

@@ -26,6 +26,7 @@ import { scanCache } from '../cache/scan.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { runProgram } from './boundary.ts';
 import { registerCacheCommand } from './cache.ts';
+import { attachSbomToLayout, pushSbom, registerSbomCommand } from './sbom.ts';
 import { allRecords, builtImage, builtRecords, reportFor, setup } from './common.ts';
 import { collect, positiveInt } from './options.ts';
 import { cacheDir, compressionFrom, gzipWorkersFrom, pushTuning } from './settings.ts';
@@ -40,6 +41,7 @@ const workersOption = () =>
   );
 const ociOption = () => new Option('--oci <dir>', 'write an OCI image layout here (default: <stack>/out/oci)');
 const dockerArchiveOption = () => new Option('--docker-archive <file>', 'also write a `docker load` archive');
+const noSbomOption = () => new Option('--no-sbom', 'do not attach the SBOM (CycloneDX and SPDX, see megapak sbom) to the image as OCI referrers');
 
 /** `build` and `image`: the OCI layout (--oci, default <stack>/out/oci) and, if asked, a docker archive; returns the layout's folder. */
 async function writeOutputs(
@@ -81,7 +83,8 @@ program
   .addOption(dockerArchiveOption())
   .addOption(compressionOption())
   .addOption(workersOption())
-  .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; compression?: string; gzipWorkers?: string }) => {
+  .addOption(noSbomOption())
+  .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; compression?: string; gzipWorkers?: string; sbom: boolean }) => {
     const compression = compressionFrom(o.compression);
     const env = await setup(o.stack, o.gzipWorkers);
     requireNixTools();
@@ -92,6 +95,7 @@ program
     console.log(layerTable(records, new Set(streamed)));
     console.log(`image ${image.ref.name}:${image.ref.tag} ${image.manifestDescriptor.digest}`);
     console.log(`oci layout: ${oci}${o.dockerArchive ? `\ndocker archive: ${resolve(o.dockerArchive)}` : ''}`);
+    if (o.sbom) await attachSbomToLayout(oci, env.stack, records, image);
     console.log(`${records.length} layers, ${streamed.length} streamed, in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   });
 
@@ -123,10 +127,13 @@ program
   .addOption(ociOption())
   .addOption(dockerArchiveOption())
   .addOption(workersOption())
-  .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; gzipWorkers?: string }) => {
+  .addOption(noSbomOption())
+  .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; gzipWorkers?: string; sbom: boolean }) => {
     const env = await setup(o.stack, o.gzipWorkers);
-    const image = composeImage(await assembleImage(env.stack, await allRecords(env.stack, 'image'), env));
+    const records = await allRecords(env.stack, 'image');
+    const image = composeImage(await assembleImage(env.stack, records, env));
     const oci = await writeOutputs(image, env, o);
+    if (o.sbom) await attachSbomToLayout(oci, env.stack, records, image);
     console.log(`image ${image.ref.name}:${image.ref.tag} ${image.manifestDescriptor.digest}\noci layout: ${oci}`);
   });
 
@@ -141,6 +148,7 @@ program
   .addOption(workersOption())
   .option('--concurrency <n>', 'blobs uploaded at once', (v) => positiveInt('--concurrency', v), 3)
   .option('--retries <n>', 'retries per request on 5xx and dropped connections', (v) => positiveInt('--retries', v, true), 5)
+  .addOption(noSbomOption())
   .addHelpText(
     'after',
     `
@@ -158,9 +166,13 @@ Compression: gzip pulls everywhere; zstd layers pull with Docker ≥ 23 / contai
 and podman, while Docker 20.10 and older fail with "archive/tar: invalid tar header" (a
 zstd push prints one note saying so).
 MEGAPAK_PUSH_CHUNK_MB caps one upload request (default: a blob in one streamed PATCH);
-MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
+MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).
+SBOM: after the image manifest, its CycloneDX and SPDX SBOMs go up as OCI 1.1 referrers (artifact
+manifests whose subject is the image manifest): through the registry's referrers API where it
+has one, else in the referrers tag (sha256-<hex>) the distribution spec describes. A registry
+that refuses them leaves the image pushed and prints one warning line with its answer.`,
   )
-  .action(async (refText: string, o: { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; gzipWorkers?: string; concurrency: number; retries: number }) => {
+  .action(async (refText: string, o: { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; gzipWorkers?: string; concurrency: number; retries: number; sbom: boolean }) => {
     const ref = parseImageRef(refText);
     for (const t of o.tag) parseImageRef(`${ref.registry}/${ref.repository}:${t}`);
     const compression = compressionFrom(o.compression);
@@ -172,18 +184,20 @@ MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
     const image = composeImage(await imageSpecOf(env.stack, records, config));
     const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : [[r.digest, r] as const])));
     if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
+    const credentials = await findCredentials(ref.registry, process.env);
     const summary = await pushImage(image, ref, {
       plainHttp: !!o.plainHttp,
       tags: o.tag,
       concurrency: o.concurrency,
       retries: o.retries,
       ...pushTuning(),
-      credentials: await findCredentials(ref.registry, process.env),
+      credentials,
       cacheDir: env.blobs.root,
       blobFile: (d) => ensureRecordBlob(env.stack, byDigest.get(d)!, env),
       progress: pushProgressFor(),
     });
     console.log(summaryLine(summary));
+    if (o.sbom) await pushSbom(ref, env.stack, records, image, { plainHttp: !!o.plainHttp, credentials, retries: o.retries, ...pushTuning() });
   });
 
 program
@@ -240,5 +254,6 @@ program
   });
 
 registerCacheCommand(program);
+registerSbomCommand(program, stackOption);
 
 await runProgram(program, 'megapak');

@@ -111,3 +111,40 @@ export async function evalImageConfig(stackDir: string): Promise<Record<string, 
     throw new MegapakError(`image config: ${stackDir}/nix/config.nix did not evaluate to JSON`);
   }
 }
+
+/** A layer root's licence and homepage as nixpkgs' `meta` states them (what `megapak sbom` reports). */
+export interface RootMeta {
+  /** The root's output path. */
+  path: string;
+  licenses: { spdxId: string | null; name: string | null; free: boolean }[];
+  homepage: string | null;
+  /** Some licence says `free = false` (nixpkgs' unfree licences: CUDA, cuDNN, …). */
+  unfree: boolean;
+}
+
+// meta.license is an attrset (lib.licenses.*), a list of them, or (in old expressions) a
+// string; meta.homepage a string or a list. Only these fields are forced: other meta may throw.
+const META_EXPR = `${PRELUDE}
+let
+  licenseOf = x: if builtins.isString x then { spdxId = null; name = x; free = true; }
+    else { spdxId = x.spdxId or null; name = x.fullName or x.shortName or null; free = x.free or true; };
+  metaOf = r:
+    let
+      m = r.meta or { };
+      raw = m.license or [ ];
+      ls = map licenseOf (if builtins.isList raw then raw else [ raw ]);
+      hp = m.homepage or null;
+    in {
+      path = r.outPath;
+      licenses = ls;
+      homepage = if builtins.isList hp then (if hp == [ ] then null else builtins.head hp) else hp;
+      unfree = builtins.any (l: !l.free) ls;
+    };
+in map (l: map metaOf (rootsOf l)) layers`;
+
+/** Every layer's roots with their `meta` licence and homepage, from one evaluation (nothing is built). */
+export async function evalRootsMeta(stackDir: string, layers: LayerFile[]): Promise<RootMeta[][]> {
+  const r = await execCapture('nix-instantiate', ['--eval', '--strict', '--json', ...stackArgs(stackDir, layers), '-E', META_EXPR]);
+  if (r.code !== 0) throw new MegapakError(`evaluating the layers' meta (licences, homepages) failed:\n${tail(r.stderr)}`);
+  return JSON.parse(r.stdout) as RootMeta[][];
+}

@@ -171,7 +171,8 @@ export class RegistryClient {
     return { location: fresh.location, offset: 0 };
   }
 
-  async putManifest(reference: string, manifest: Buffer, mediaType: string, digest: string): Promise<void> {
+  /** PUT a manifest; returns the response's headers (a referrers-aware registry answers `OCI-Subject`). */
+  async putManifest(reference: string, manifest: Buffer, mediaType: string, digest: string): Promise<Headers> {
     const res = await this.http.request({
       method: 'PUT',
       url: `/v2/${this.ref.repository}/manifests/${reference}`,
@@ -182,5 +183,6 @@ export class RegistryClient {
     await res.body?.cancel().catch(() => {});
     if (res.status !== 201) throw await responseError(`pushing the manifest to ${this.ref.registry}/${this.ref.repository}:${reference}`, res);
     this.checkDigest(digest, res);
+    return res.headers;
   }
 }

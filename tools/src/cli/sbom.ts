@@ -1,0 +1,95 @@
+import { Command, Option } from 'commander';
+import { resolve } from 'node:path';
+import type { LayerRecord } from '../model/vocabulary.ts';
+import { evalRootsMeta, requireNixTools } from '../nix/nix.ts';
+import { composeImage, type ImageParts } from '../oci/image.ts';
+import { composeReferrer, writeReferrersToLayout, type ReferrerParts } from '../oci/referrer.ts';
+import { imageSpecOf } from '../pipeline/build-stack.ts';
+import type { Credentials } from '../registry/credentials.ts';
+import { formatRef, type ImageRef } from '../registry/reference.ts';
+import { pushReferrers } from '../registry/referrers.ts';
+import { gatherInventory, type Inventory } from '../sbom/inventory.ts';
+import { SBOM_FORMATS, SBOM_KINDS, type SbomFormat } from '../sbom/sbom.ts';
+import type { Stack } from '../stack/stack.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { allRecords, setup } from './common.ts';
+
+/** The inventory of the image built from `records`; one warning line when store paths were absent. */
+export async function imageInventory(stack: Stack, records: LayerRecord[], image: ImageParts): Promise<Inventory> {
+  const meta = await evalRootsMeta(stack.dir, stack.layers);
+  const created = (JSON.parse(image.config.toString()) as { created: string }).created;
+  const inv = await gatherInventory(records, { ...image.ref, digest: image.manifestDescriptor.digest, created }, meta);
+  if (inv.unread.length)
+    console.error(`warning: sbom: ${inv.unread.length} store paths are not in this store (first: ${inv.unread[0]}); listed from the records, their contents (Python distributions) not read`);
+  return inv;
+}
+
+/** Both SBOMs of the image as referrer artifacts whose subject is its manifest. */
+export async function sbomReferrers(stack: Stack, records: LayerRecord[], image: ImageParts): Promise<ReferrerParts[]> {
+  const inv = await imageInventory(stack, records, image);
+  return SBOM_FORMATS.map((f) =>
+    composeReferrer(image.manifestDescriptor, { artifactType: SBOM_KINDS[f].mediaType, data: Buffer.from(SBOM_KINDS[f].render(inv)), title: SBOM_KINDS[f].title, created: inv.image.created }),
+  );
+}
+
+const failure = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0];
+
+/** `build`/`image`: the SBOMs into the OCI layout beside the image. A failure is one warning: the image stands. */
+export async function attachSbomToLayout(oci: string, stack: Stack, records: LayerRecord[], image: ImageParts): Promise<void> {
+  try {
+    await writeReferrersToLayout(oci, await sbomReferrers(stack, records, image));
+    console.log(`sbom: CycloneDX and SPDX attached to ${image.manifestDescriptor.digest} in the layout`);
+  } catch (err) {
+    console.error(`warning: the SBOM was not written to the layout: ${failure(err)}`);
+  }
+}
+
+/** `push`, after the image manifest is in: the SBOMs as referrers. A failure is one warning: the image push stands. */
+export async function pushSbom(
+  ref: ImageRef,
+  stack: Stack,
+  records: LayerRecord[],
+  image: ImageParts,
+  opts: { plainHttp: boolean; credentials?: Credentials; retries: number; backoffMs: number },
+): Promise<void> {
+  try {
+    const r = await pushReferrers(ref, image.manifestDescriptor, await sbomReferrers(stack, records, image), opts);
+    console.log(`sbom: CycloneDX and SPDX attached to ${formatRef(ref)} (${r.via}): ${r.manifests.join(', ')}`);
+  } catch (err) {
+    console.error(`warning: the image is pushed, but its SBOM was not attached: ${failure(err)}`);
+  }
+}
+
+export function registerSbomCommand(program: Command, stackOption: () => Option): void {
+  program
+    .command('sbom')
+    .description('the SBOM of the built image: every store path it ships and every Python distribution inside them (CycloneDX 1.6 or SPDX 2.3 JSON)')
+    .addOption(stackOption())
+    .addOption(new Option('--format <format>', 'document format').choices(SBOM_FORMATS).default('cyclonedx'))
+    .option('--output <file>', 'write the document here (default: standard output)')
+    .addHelpText(
+      'after',
+      `
+Reads the layers' dist/layer.json (build first: megapak build) and, for the layers' roots,
+nixpkgs meta (licence, homepage, unfree) by one Nix evaluation. One component per shipped store
+path: name and version as builtins.parseDrvName splits them, the NAR hash (SHA-256, hex), the
+layer that ships it, its references as dependencies; each Python distribution found in a store
+path (lib/python*/site-packages/*.dist-info/METADATA) as pkg:pypi/<name>@<version> inside it.
+Same image, same bytes: the serial number comes from the image digest, the time from its created.
+
+A store path absent from this machine's store (records restored from a cache, paths not) is
+still listed from its record, but its contents are not read: the component says so
+(megapak:contents; SPDX: the package comment), the document counts such paths
+(megapak:unread_store_paths; SPDX: creationInfo.comment), and one warning line names the first.
+megapak build and push attach both formats to the image (--no-sbom: not).`,
+    )
+    .action(async (o: { stack?: string; format: SbomFormat; output?: string }) => {
+      const env = await setup(o.stack);
+      const records = await allRecords(env.stack, 'sbom');
+      requireNixTools();
+      const image = composeImage(await imageSpecOf(env.stack, records));
+      const text = SBOM_KINDS[o.format].render(await imageInventory(env.stack, records, image));
+      if (o.output) await writeFileAtomic(resolve(o.output), text);
+      else process.stdout.write(text);
+    });
+}
