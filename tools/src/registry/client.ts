@@ -180,8 +180,9 @@ export class RegistryClient {
       body: () => manifest,
       scopes: this.scopes(),
     });
-    await res.body?.cancel().catch(() => {});
+    // The body is read for the registry's answer when it refuses.
     if (res.status !== 201) throw await responseError(`pushing the manifest to ${this.ref.registry}/${this.ref.repository}:${reference}`, res);
+    await res.body?.cancel().catch(() => {});
     this.checkDigest(digest, res);
     return res.headers;
   }

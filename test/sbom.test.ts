@@ -1,0 +1,230 @@
+// megapak sbom on a small fixture stack (test/fixtures/sbom-stack: nixpkgs-style meta, an
+// unfree root, Python dist-info in a store path): both formats against their official JSON
+// schemas, byte-identical documents from two cold builds, the OCI layout's referrers, and a
+// push to Debian's docker-registry (no referrers API: the referrers tag schema) read back with
+// skopeo and plain HTTP; a registry that refuses the artifact leaves the image pushed.
+import { Validation, Spec } from '@cyclonedx/cyclonedx-library';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LayerRecord } from '../tools/src/model/vocabulary.ts';
+import { megapak, megapakOk, REPO, run } from './helpers/cli.ts';
+import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
+import { startRegistry, type Registry } from './helpers/registry.ts';
+
+const SBOM_STACK = join(REPO, 'test', 'fixtures', 'sbom-stack');
+const INDEX = 'application/vnd.oci.image.index.v1+json';
+const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+interface CdxComponent {
+  name: string;
+  version?: string;
+  'bom-ref': string;
+  purl?: string;
+  hashes?: { alg: string; content: string }[];
+  licenses?: { license?: { id?: string; name?: string }; expression?: string }[];
+  externalReferences?: { url: string; type: string }[];
+  properties?: { name: string; value: string }[];
+  components?: CdxComponent[];
+}
+const prop = (c: CdxComponent, name: string) => c.properties?.find((p) => p.name === name)?.value;
+
+describe('megapak sbom', () => {
+  const stacks: string[] = [];
+  const caches: string[] = [];
+  const ocis: string[] = [];
+  let records: LayerRecord[];
+  let digest: string;
+  const registries: Registry[] = [];
+  const env = (i: number) => ({ MEGAPAK_CACHE_DIR: caches[i]!, NIX_CONFIG: 'substituters =' });
+  const sbom = async (i: number, format: string) => (await megapakOk(['sbom', '--stack', stacks[i]!, '--format', format], { env: env(i) })).stdout;
+
+  beforeAll(async () => {
+    for (let i = 0; i < 2; i++) {
+      stacks.push(await copyFixtureStack(SBOM_STACK));
+      caches.push(await tempDir('sbom-cache'));
+      ocis.push(join(await tempDir('sbom-oci'), 'oci'));
+    }
+  });
+  afterAll(async () => {
+    await Promise.all(registries.map((r) => r.stop()));
+  });
+
+  it('before any build: one line saying to build first', async () => {
+    const r = await megapak(['sbom', '--stack', stacks[0]!], { env: env(0) });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('megapak: sbom: layer-01 has no dist/layer.json; build it first (megapak build, or turbo\'s ^build)');
+  });
+
+  it('two cold builds (own blob stores, own layouts) give byte-identical SBOMs, in the layout and from megapak sbom', async () => {
+    const built = [];
+    for (let i = 0; i < 2; i++) built.push(await megapakOk(['build', '--stack', stacks[i]!, '--oci', ocis[i]!], { env: env(i) }));
+    digest = /image \S+ (sha256:[0-9a-f]{64})/.exec(built[0]!.stdout)![1]!;
+    expect(built[1]!.stdout).toContain(digest);
+    expect(built[0]!.stdout).toContain(`sbom: CycloneDX and SPDX attached to ${digest} in the layout`);
+    records = await readRecords(stacks[0]!);
+    for (const format of ['cyclonedx', 'spdx']) expect(await sbom(0, format)).toBe(await sbom(1, format));
+    const indexes = await Promise.all(ocis.map(async (o) => readFile(join(o, 'index.json'), 'utf8')));
+    expect(indexes[0]).toBe(indexes[1]);
+  });
+
+  it('CycloneDX 1.6: valid against the schema the CycloneDX library ships; every shipped store path, its dist-info, meta and graph', async () => {
+    const text = await sbom(0, 'cyclonedx');
+    expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(text)).toBeNull();
+    const bom = JSON.parse(text) as { serialNumber: string; metadata: { timestamp: string; component: CdxComponent }; components: CdxComponent[]; dependencies: { ref: string; dependsOn?: string[] }[] };
+    expect(bom.metadata.timestamp).toBe('2026-11-01T00:00:00.000Z'); // stack.json's created
+    expect(bom.metadata.component['bom-ref']).toBe(digest);
+    const shipped = records.flatMap((r) => r.paths.map((p) => ({ path: p.path, layer: r.name })));
+    expect(bom.components.map((c) => c['bom-ref']).sort()).toEqual(shipped.map((s) => s.path).sort());
+    for (const s of shipped) expect(prop(bom.components.find((c) => c['bom-ref'] === s.path)!, 'megapak:layer')).toBe(s.layer);
+    const byName = (n: string) => bom.components.find((c) => c.name === n)!;
+
+    // The NAR hash, against Nix's own NAR serialisation of the path.
+    const requests = byName('python3.14-requests');
+    const nar = createHash('sha256').update(execFileSync('nix-store', ['--dump', requests['bom-ref']], { maxBuffer: 1 << 30 })).digest('hex');
+    expect(requests).toMatchObject({ version: '2.32.3', hashes: [{ alg: 'SHA-256', content: nar }], licenses: [{ license: { id: 'Apache-2.0' } }] });
+    expect(requests.externalReferences).toEqual([{ url: 'http://docs.python-requests.org', type: 'website' }]);
+    expect(byName('glibc')).toMatchObject({ version: '2.40-66', licenses: [{ license: { id: 'LGPL-2.1-or-later' } }] });
+    expect(prop(byName('cuda-cudart'), 'nix:meta:unfree')).toBe('true');
+    expect(byName('cuda-cudart').licenses).toEqual([{ license: { name: 'CUDA Toolkit End User License Agreement (EULA)' } }]);
+    expect(prop(byName('glibc'), 'nix:meta:unfree')).toBeUndefined();
+
+    // Python distributions inside the store path that holds them.
+    const dists = Object.fromEntries((requests.components ?? []).map((d) => [d.purl, d]));
+    expect(Object.keys(dists).sort()).toEqual(['pkg:pypi/charset-normalizer@3.4.0', 'pkg:pypi/requests@2.32.3', 'pkg:pypi/zope-interface@7.1']);
+    expect(dists['pkg:pypi/requests@2.32.3']!.licenses).toEqual([{ license: { id: 'Apache-2.0' } }]);
+    expect(dists['pkg:pypi/charset-normalizer@3.4.0']!.licenses).toEqual([{ license: { id: 'MIT' } }]);
+    expect(dists['pkg:pypi/zope-interface@7.1']!.licenses).toEqual([{ license: { name: 'Zope Public License' } }]);
+    expect(prop(dists['pkg:pypi/requests@2.32.3']!, 'nix:store_path')).toBe(requests['bom-ref']);
+
+    // The graph: the store paths' references, and the image depending on the layers' roots.
+    const deps = new Map(bom.dependencies.map((d) => [d.ref, d.dependsOn ?? []]));
+    const python = byName('python3')['bom-ref'];
+    expect(deps.get(requests['bom-ref'])).toEqual([python]);
+    expect(deps.get(python)).toEqual([byName('glibc')['bom-ref']]);
+    expect(deps.get(digest)!.sort()).toEqual(records.flatMap((r) => r.roots).sort());
+  });
+
+  it('SPDX 2.3: valid against the official schema (test/fixtures/spdx); packages, purls, licences, relationships', async () => {
+    const schema = JSON.parse(await readFile(join(REPO, 'test', 'fixtures', 'spdx', 'spdx-2.3.schema.json'), 'utf8'));
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    const validate = ajv.compile(schema);
+    const doc = JSON.parse(await sbom(0, 'spdx'));
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    expect(doc.creationInfo.created).toBe('2026-11-01T00:00:00Z');
+    type Pkg = { SPDXID: string; name: string; versionInfo?: string; licenseDeclared: string; checksums?: { checksumValue: string }[]; externalRefs?: { referenceLocator: string }[] };
+    const pkgs = doc.packages as Pkg[];
+    const requests = pkgs.find((p) => p.name === 'python3.14-requests')!;
+    const dist = pkgs.find((p) => p.externalRefs?.some((r) => r.referenceLocator === 'pkg:pypi/requests@2.32.3'))!;
+    expect(dist).toMatchObject({ name: 'requests', versionInfo: '2.32.3', licenseDeclared: 'Apache-2.0' });
+    expect(doc.relationships).toContainEqual({ spdxElementId: requests.SPDXID, relationshipType: 'CONTAINS', relatedSpdxElement: dist.SPDXID });
+    const cudart = pkgs.find((p) => p.name === 'cuda-cudart')!;
+    expect(cudart.licenseDeclared).toMatch(/^LicenseRef-/);
+    expect(doc.hasExtractedLicensingInfos).toContainEqual(expect.objectContaining({ licenseId: cudart.licenseDeclared, comment: expect.stringContaining('unfree') }));
+    expect(pkgs.filter((p) => p.SPDXID.startsWith('SPDXRef-nix-'))).toHaveLength(records.reduce((n, r) => n + r.paths.length, 0));
+  });
+
+  it('the OCI layout holds both as referrers of the image manifest', async () => {
+    const index = JSON.parse(await readFile(join(ocis[0]!, 'index.json'), 'utf8')) as { manifests: { digest: string; artifactType?: string }[] };
+    const blob = (d: string) => readFile(join(ocis[0]!, 'blobs', 'sha256', d.slice(7)));
+    for (const [type, format] of [
+      ['application/vnd.cyclonedx+json', 'cyclonedx'],
+      ['application/spdx+json', 'spdx'],
+    ] as const) {
+      const entry = index.manifests.find((m) => m.artifactType === type)!;
+      const manifest = JSON.parse((await blob(entry.digest)).toString());
+      expect(manifest).toMatchObject({ mediaType: MANIFEST, artifactType: type, subject: { digest }, config: { mediaType: 'application/vnd.oci.empty.v1+json' } });
+      expect((await blob(manifest.layers[0].digest)).toString()).toBe(await sbom(0, format));
+    }
+    // skopeo still reads the image by its tag from the same layout.
+    const r = await run('skopeo', ['inspect', `oci:${ocis[0]}:test`]);
+    expect(JSON.parse(r.stdout).Digest).toBe(digest);
+  });
+
+  it('a store path absent from the store: listed from its record, marked unread, one warning line', async () => {
+    const file = join(stacks[1]!, 'layers', '02-python', 'dist', 'layer.json');
+    const record = JSON.parse(await readFile(file, 'utf8'));
+    const gone = record.paths[0].path.replace(/\/[0-9a-z]{32}-/, '/00000000000000000000000000000000-');
+    record.paths[0].path = gone;
+    await writeFile(file, JSON.stringify(record));
+    const r = await megapakOk(['sbom', '--stack', stacks[1]!], { env: env(1) });
+    expect(r.stderr.trim().split('\n')).toEqual([`warning: sbom: 1 store paths are not in this store (first: ${gone}); listed from the records, their contents (Python distributions) not read`]);
+    const bom = JSON.parse(r.stdout) as { metadata: { properties: { name: string; value: string }[] }; components: CdxComponent[] };
+    expect(bom.metadata.properties).toContainEqual({ name: 'megapak:unread_store_paths', value: '1' });
+    const c = bom.components.find((x) => x['bom-ref'] === gone)!;
+    expect(prop(c, 'megapak:contents')).toMatch(/^not read/);
+  });
+
+  it('push to docker-registry (no referrers API): the referrers tag sha256-<hex> lists both; skopeo and plain HTTP read them back', async () => {
+    const reg = await startRegistry({ storage: join(await tempDir('sbom-registry'), 'data') });
+    registries.push(reg);
+    const repo = 'megapak/sbom';
+    const tag = `sha256-${digest.slice(7)}`;
+    const push = await megapakOk(['push', '--stack', stacks[0]!, '--plain-http', `${reg.host}/${repo}:test`], { env: env(0) });
+    expect(push.stdout).toContain(`sbom: CycloneDX and SPDX attached to ${reg.host}/${repo}:test (referrers tag ${tag})`);
+    expect((await fetch(`${reg.url}/v2/${repo}/referrers/${digest}`)).status).toBe(404);
+
+    const list = async () => (await (await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, { headers: { accept: INDEX } })).json()) as { mediaType: string; manifests: { digest: string; artifactType: string; annotations: Record<string, string> }[] };
+    const index = await list();
+    expect(index.mediaType).toBe(INDEX);
+    expect(index.manifests.map((m) => m.artifactType)).toEqual(['application/vnd.cyclonedx+json', 'application/spdx+json']);
+    expect(index.manifests[0]!.annotations).toEqual({ 'org.opencontainers.image.created': '2026-11-01T00:00:00Z' });
+    for (const [m, format] of [
+      [index.manifests[0]!, 'cyclonedx'],
+      [index.manifests[1]!, 'spdx'],
+    ] as const) {
+      const raw = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/${repo}@${m.digest}`]);
+      const manifest = JSON.parse(raw.stdout);
+      expect(manifest.subject).toEqual({ mediaType: MANIFEST, digest, size: expect.any(Number) });
+      const doc = await (await fetch(`${reg.url}/v2/${repo}/blobs/${manifest.layers[0].digest}`)).text();
+      expect(doc).toBe(await sbom(0, format));
+    }
+    // The image itself, as before.
+    expect(JSON.parse((await run('skopeo', ['inspect', '--tls-verify=false', `docker://${reg.host}/${repo}:test`])).stdout).Digest).toBe(digest);
+
+    // Again: the list gains no duplicates.
+    await megapakOk(['push', '--stack', stacks[0]!, '--plain-http', `${reg.host}/${repo}:test`], { env: env(0) });
+    expect((await list()).manifests.map((m) => m.digest)).toEqual(index.manifests.map((m) => m.digest));
+  });
+
+  it('a registry that refuses the artifact: the image push stands, one warning line with its answer', async () => {
+    const reg = await startRegistry({ storage: join(await tempDir('sbom-registry'), 'data') });
+    registries.push(reg);
+    // In front of it, a proxy that refuses manifests carrying a subject, as some registries do.
+    const proxy: Server = createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (b: Buffer) => parts.push(b));
+      req.on('end', () => {
+        const body = Buffer.concat(parts);
+        if (req.method === 'PUT' && req.url!.includes('/manifests/') && body.includes('"subject"')) {
+          res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'MANIFEST_INVALID', message: 'manifest invalid: artifacts are not accepted here' }] }));
+          return;
+        }
+        const up = request({ host: '127.0.0.1', port: reg.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+          res.writeHead(r.statusCode!, r.headers);
+          r.pipe(res);
+        });
+        up.end(body);
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const r = await megapakOk(['push', '--stack', stacks[0]!, '--plain-http', `${host}/megapak/refuses:test`], { env: env(0) });
+      expect(r.stdout).toContain(`pushed ${host}/megapak/refuses:test ${digest}`);
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('warning:'))).toEqual([
+        `warning: the image is pushed, but its SBOM was not attached: pushing the manifest to ${host}/megapak/refuses:${JSON.parse(await readFile(join(ocis[0]!, 'index.json'), 'utf8')).manifests[1].digest}: HTTP 400 (MANIFEST_INVALID: manifest invalid: artifacts are not accepted here)`,
+      ]);
+      expect(JSON.parse((await run('skopeo', ['inspect', '--tls-verify=false', `docker://${host}/megapak/refuses:test`])).stdout).Digest).toBe(digest);
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+});
