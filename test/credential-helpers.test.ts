@@ -100,7 +100,7 @@ describe('Docker credential helpers', () => {
     const reg = await startRegistry({ storage: join(await tempDir('cred-registry'), 'data'), htpasswd: { user: 'pak', password: SECRET } });
     try {
       const ref = `${reg.host}/megapak/helper:test`;
-      const r = await megapakOk(['push', '--stack', stack, '--plain-http', ref], {
+      const r = await megapakOk(['push', '--no-sbom', '--stack', stack, '--plain-http', ref], {
         env: { ...baseEnv(), MEGAPAK_CACHE_DIR: cache, MEGAPAK_TEST_HELPER_HOSTS: reg.host, DOCKER_CONFIG: await dockerConfig({ credsStore: 'good' }) },
       });
       expect(r.stdout).toMatch(/13 uploaded/);

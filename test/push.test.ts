@@ -48,7 +48,7 @@ describe('megapak push', () => {
   it('pushes anonymously; skopeo reads the same digests back; a re-push uploads nothing; another repository mounts', async () => {
     const reg = await registry();
     const ref = `${reg.host}/megapak/fixture:test`;
-    const first = await megapakOk(['push', '--stack', stack, '--plain-http', '--tag', 'extra', ref], { env: env() });
+    const first = await megapakOk(['push', '--no-sbom', '--stack', stack, '--plain-http', '--tag', 'extra', ref], { env: env() });
     expect(summaryOf(first.stdout)).toEqual({ uploaded: 13, skipped: 0, mounted: 0 });
     expect(first.stdout).toContain(manifestDigest);
     expect(first.stderr).toMatch(/layer-02 \w+: uploaded/);
@@ -64,13 +64,13 @@ describe('megapak push', () => {
     expect(theirs.Layers).toEqual(ours.Layers);
 
     const uploadsBefore = reg.requests('POST', '/blobs/uploads/').length;
-    const again = await megapakOk(['push', '--stack', stack, '--plain-http', ref], { env: env() });
+    const again = await megapakOk(['push', '--no-sbom', '--stack', stack, '--plain-http', ref], { env: env() });
     expect(summaryOf(again.stdout)).toEqual({ uploaded: 0, skipped: 13, mounted: 0 });
     expect(reg.requests('POST', '/blobs/uploads/').length).toBe(uploadsBefore);
     expect(reg.requests('PATCH').length + reg.requests('PUT', '/blobs/uploads/').length).toBe(13);
 
     const other = `${reg.host}/megapak/other:test`;
-    const mounted = await megapakOk(['push', '--stack', stack, '--plain-http', other], { env: env() });
+    const mounted = await megapakOk(['push', '--no-sbom', '--stack', stack, '--plain-http', other], { env: env() });
     expect(summaryOf(mounted.stdout)).toEqual({ uploaded: 0, skipped: 0, mounted: 13 });
     expect(reg.requests('POST', 'mount=sha256').length).toBe(13);
     expect(reg.requests('PUT', '/blobs/uploads/').length).toBe(13);

@@ -83,7 +83,7 @@ describe('a fresh CI runner pushing with the layer records from a Turborepo remo
     envA = { ...remote, MEGAPAK_CACHE_DIR: await tempDir('blobs-a') };
     const a = await turboBuild(wsA, envA, ['--filter=layer-*']);
     expect(LAYERS.map((l) => a.tasks.get(l)!.cache.status)).toEqual(LAYERS.map(() => 'MISS'));
-    manifestA = digestOf((await megapakOk(['push', '--stack', wsA, '--plain-http', ref], { env: envA })).stdout);
+    manifestA = digestOf((await megapakOk(['push', '--no-sbom', '--stack', wsA, '--plain-http', ref], { env: envA })).stdout);
     recordsA = await readRecords(wsA);
     for (const p of await shippedPaths(wsA)) pathsToClean.add(p);
 
@@ -107,7 +107,7 @@ describe('a fresh CI runner pushing with the layer records from a Turborepo remo
     const b = await turboBuild(wsB, envB, ['--filter=layer-*']);
     for (const l of LAYERS) expect(b.tasks.get(l)!.cache, l).toMatchObject({ status: 'HIT', source: 'REMOTE' });
     const mark = reg.log().length;
-    const r = await megapakOk(['push', '--stack', wsB, '--plain-http', ref], { env: envB });
+    const r = await megapakOk(['push', '--no-sbom', '--stack', wsB, '--plain-http', ref], { env: envB });
     expect(digestOf(r.stdout)).toBe(manifestA);
     const reqs = requestsSince(reg, mark);
     expect(blobUploads(reqs)).toEqual([]);
@@ -120,7 +120,7 @@ describe('a fresh CI runner pushing with the layer records from a Turborepo remo
   it('to a registry without the blobs: each is made again from store paths substituted from the binary cache, and matches its record', async () => {
     const empty = await startRegistry({ storage: join(await tempDir('registry-empty'), 'data') });
     try {
-      const r = await megapakOk(['push', '--stack', wsB, '--plain-http', `${empty.host}/megapak/stateless:ci`], { env: envB });
+      const r = await megapakOk(['push', '--no-sbom', '--stack', wsB, '--plain-http', `${empty.host}/megapak/stateless:ci`], { env: envB });
       expect(digestOf(r.stdout)).toBe(manifestA);
       expect(uploadedDigests(requestsSince(empty, 0))).toHaveLength(13);
       for (const l of LAYERS) expect(r.stderr, l).toMatch(new RegExp(`${l}: \\d+ store path\\(s\\) of the blob are not in this machine's Nix store; realising them`));
@@ -146,7 +146,7 @@ describe('a fresh CI runner pushing with the layer records from a Turborepo remo
     expect(changed.map((r) => r.name)).toEqual(['layer-09']);
 
     const mark = reg.log().length;
-    const r = await megapakOk(['push', '--stack', wsB, '--plain-http', ref], { env: envB });
+    const r = await megapakOk(['push', '--no-sbom', '--stack', wsB, '--plain-http', ref], { env: envB });
     const config = await configDigest(reg, digestOf(r.stdout));
     expect(uploadedDigests(requestsSince(reg, mark)).sort()).toEqual([...changed.map((c) => c.digest!), config].sort());
 
