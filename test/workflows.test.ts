@@ -98,4 +98,29 @@ describe('GitHub Actions workflows', () => {
     // Every action is pinned to a release, not a moving branch.
     for (const f of workflowFiles()) for (const { step } of stepsOf(readFileSync(f, 'utf8'))) if (step.uses) expect(step.uses, basename(f)).toMatch(/@v\d+(\.\d+)*$/);
   });
+
+  it('the image workflow signs what it pushed: cosign keyless (OIDC), the SBOMs and the build provenance attested, by the pushed digest', () => {
+    const wf = parseYaml(load('image.yml'));
+    expect(wf.permissions).toMatchObject({ 'id-token': 'write', packages: 'write' });
+    type S = { id?: string; uses?: string; run?: string; with?: Record<string, string>; env?: Record<string, string> };
+    const steps = wf.jobs.image.steps as S[];
+    const push = steps.findIndex((s) => s.run?.includes('megapak push'));
+    const pushed = steps.findIndex((s) => s.id === 'pushed');
+    const sign = steps.findIndex((s) => s.run?.includes('cosign sign'));
+    expect(steps[pushed]!.run).toMatch(/megapak sbom --format cyclonedx --output sbom\.cdx\.json/);
+    expect(steps[pushed]!.run).toMatch(/megapak sbom --format spdx --output sbom\.spdx\.json/);
+    expect(steps[pushed]!.run).toMatch(/digest=.*\.metadata\.component\["bom-ref"\]/);
+    const run = steps[sign]!.run!;
+    expect(run).toMatch(/cosign sign --yes "\$IMAGE@\$DIGEST"/);
+    for (const [type, file] of [
+      ['cyclonedx', 'sbom.cdx.json'],
+      ['spdxjson', 'sbom.spdx.json'],
+      ['slsaprovenance1', 'provenance.json'],
+    ])
+      expect(run).toContain(`cosign attest --yes --type ${type} --predicate ${file} "$IMAGE@$DIGEST"`);
+    expect(steps[sign]!.env).toEqual({ IMAGE: '${{ steps.pushed.outputs.image }}', DIGEST: '${{ steps.pushed.outputs.digest }}' });
+    const installer = steps.findIndex((s) => s.uses?.startsWith('sigstore/cosign-installer@'));
+    const login = steps.findIndex((s) => s.uses?.startsWith('docker/login-action@'));
+    expect([push < pushed, pushed < login, login < sign, installer < sign]).toEqual([true, true, true, true]);
+  });
 });
