@@ -97,10 +97,10 @@ describe('megapak sbom', () => {
 
     // Python distributions inside the store path that holds them.
     const dists = Object.fromEntries((requests.components ?? []).map((d) => [d.purl, d]));
-    expect(Object.keys(dists).sort()).toEqual(['pkg:pypi/charset-normalizer@3.4.0', 'pkg:pypi/requests@2.32.3', 'pkg:pypi/zope-interface@7.1']);
+    expect(Object.keys(dists).sort()).toEqual(['pkg:pypi/charset-normalizer@3.4.0', 'pkg:pypi/requests@2.32.3', 'pkg:pypi/zope.interface@7.1']);
     expect(dists['pkg:pypi/requests@2.32.3']!.licenses).toEqual([{ license: { id: 'Apache-2.0' } }]);
     expect(dists['pkg:pypi/charset-normalizer@3.4.0']!.licenses).toEqual([{ license: { id: 'MIT' } }]);
-    expect(dists['pkg:pypi/zope-interface@7.1']!.licenses).toEqual([{ license: { name: 'Zope Public License' } }]);
+    expect(dists['pkg:pypi/zope.interface@7.1']!.licenses).toEqual([{ license: { name: 'Zope Public License' } }]);
     expect(prop(dists['pkg:pypi/requests@2.32.3']!, 'nix:store_path')).toBe(requests['bom-ref']);
 
     // The graph: the store paths' references, and the image depending on the layers' roots.

@@ -8,7 +8,7 @@ import { imageSpecOf } from '../pipeline/build-stack.ts';
 import type { Credentials } from '../registry/credentials.ts';
 import { formatRef, type ImageRef } from '../registry/reference.ts';
 import { pushReferrers } from '../registry/referrers.ts';
-import { gatherInventory, type Inventory } from '../sbom/inventory.ts';
+import type { Inventory } from '../sbom/inventory.ts';
 import { SBOM_FORMATS, SBOM_KINDS, type SbomFormat } from '../sbom/sbom.ts';
 import type { Stack } from '../stack/stack.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
@@ -18,6 +18,7 @@ import { allRecords, setup } from './common.ts';
 export async function imageInventory(stack: Stack, records: LayerRecord[], image: ImageParts): Promise<Inventory> {
   const meta = await evalRootsMeta(stack.dir, stack.layers);
   const created = (JSON.parse(image.config.toString()) as { created: string }).created;
+  const { gatherInventory } = await import('../sbom/inventory.ts');
   const inv = await gatherInventory(records, { ...image.ref, digest: image.manifestDescriptor.digest, created }, meta);
   if (inv.unread.length)
     console.error(`warning: sbom: ${inv.unread.length} store paths are not in this store (first: ${inv.unread[0]}); listed from the records, their contents (Python distributions) not read`);
@@ -27,9 +28,12 @@ export async function imageInventory(stack: Stack, records: LayerRecord[], image
 /** Both SBOMs of the image as referrer artifacts whose subject is its manifest. */
 export async function sbomReferrers(stack: Stack, records: LayerRecord[], image: ImageParts): Promise<ReferrerParts[]> {
   const inv = await imageInventory(stack, records, image);
-  return SBOM_FORMATS.map((f) =>
-    composeReferrer(image.manifestDescriptor, { artifactType: SBOM_KINDS[f].mediaType, data: Buffer.from(SBOM_KINDS[f].render(inv)), title: SBOM_KINDS[f].title, created: inv.image.created }),
-  );
+  const out = [];
+  for (const f of SBOM_FORMATS) {
+    const { mediaType, title, render } = SBOM_KINDS[f];
+    out.push(composeReferrer(image.manifestDescriptor, { artifactType: mediaType, data: Buffer.from(await render(inv)), title, created: inv.image.created }));
+  }
+  return out;
 }
 
 const failure = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0];
@@ -88,7 +92,7 @@ megapak build and push attach both formats to the image (--no-sbom: not).`,
       const records = await allRecords(env.stack, 'sbom');
       requireNixTools();
       const image = composeImage(await imageSpecOf(env.stack, records));
-      const text = SBOM_KINDS[o.format].render(await imageInventory(env.stack, records, image));
+      const text = await SBOM_KINDS[o.format].render(await imageInventory(env.stack, records, image));
       if (o.output) await writeFileAtomic(resolve(o.output), text);
       else process.stdout.write(text);
     });

@@ -14,8 +14,6 @@ import type { Inventory, StorePathEntry } from './inventory.ts';
 import { uuidFromDigest } from './inventory.ts';
 import type { PythonDist } from './python-dists.ts';
 
-export const CYCLONEDX_MEDIA_TYPE = 'application/vnd.cyclonedx+json';
-
 const licenses = new LicenseFactories.LicenseFactory((s) => void spdxExpressionParse(s));
 
 function licensesOfMeta(e: StorePathEntry): Models.LicenseRepository {

@@ -18,7 +18,7 @@ export interface PythonDist {
   purl: string;
 }
 
-/** PEP 503 normalised name, which is also the purl spec's form for `pkg:pypi`. */
+/** PEP 503 normalised name (what pip compares; the SPDX element ids use it). */
 export const normalisePypiName = (name: string) => name.replace(/[-_.]+/g, '-').toLowerCase();
 
 /** The header fields of a METADATA file (stops at the first blank line: the body is the description). */
@@ -53,7 +53,8 @@ export function distFromMetadata(storePath: string, metadataPath: string, text: 
     .map((c) => c.split('::').map((s) => s.trim()))
     .filter((parts) => parts[0] === 'License' && parts.length > 1 && parts[parts.length - 1] !== 'OSI Approved')
     .map((parts) => parts[parts.length - 1]!);
-  const purl = new PackageURL('pypi', undefined, normalisePypiName(name), version, undefined, undefined).toString();
+  // packageurl-js applies the purl spec's pypi rules (lowercase, `_` → `-`; a `.` stays).
+  const purl = new PackageURL('pypi', undefined, name, version, undefined, undefined).toString();
   return { storePath, metadataPath, name, version, license: license || null, classifierLicenses: license ? [] : classifierLicenses, purl };
 }
 

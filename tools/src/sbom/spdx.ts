@@ -9,8 +9,6 @@ import { uuidFromDigest } from './inventory.ts';
 import { normalisePypiName, type PythonDist } from './python-dists.ts';
 import { storePathParts } from './nix-name.ts';
 
-export const SPDX_MEDIA_TYPE = 'application/spdx+json';
-
 const NOASSERTION = 'NOASSERTION';
 
 function isSpdxExpression(s: string): boolean {
