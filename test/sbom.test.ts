@@ -8,7 +8,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -146,6 +146,21 @@ describe('megapak sbom', () => {
     // skopeo still reads the image by its tag from the same layout.
     const r = await run('skopeo', ['inspect', `oci:${ocis[0]}:test`]);
     expect(JSON.parse(r.stdout).Digest).toBe(digest);
+
+    // A rebuild that changes the image replaces it and its referrers, in a copy of the layout.
+    const stack = await copyFixtureStack(SBOM_STACK);
+    await writeFile(join(stack, 'stack.json'), JSON.stringify({ name: 'megapak-sbom-fixture', tag: 'test', created: '2026-11-02T00:00:00Z' }));
+    const oci = join(await tempDir('sbom-oci'), 'oci');
+    await cp(ocis[0]!, oci, { recursive: true });
+    const rebuilt = await megapakOk(['build', '--stack', stack, '--oci', oci], { env: env(0) });
+    const newDigest = /image \S+ (sha256:[0-9a-f]{64})/.exec(rebuilt.stdout)![1]!;
+    expect(newDigest).not.toBe(digest);
+    const after = JSON.parse(await readFile(join(oci, 'index.json'), 'utf8')) as { manifests: { digest: string; artifactType?: string }[] };
+    expect(after.manifests.filter((m) => !m.artifactType).map((m) => m.digest)).toEqual([newDigest]);
+    const subjects = await Promise.all(
+      after.manifests.filter((m) => m.artifactType).map(async (m) => JSON.parse(await readFile(join(oci, 'blobs', 'sha256', m.digest.slice(7)), 'utf8')).subject.digest),
+    );
+    expect(subjects).toEqual([newDigest, newDigest]);
   });
 
   it('a store path absent from the store: listed from its record, marked unread, one warning line', async () => {

@@ -56,6 +56,7 @@ export const narHashHex = (sri: string) => Buffer.from(sri.replace(/^sha256-/, '
 export async function gatherInventory(records: LayerRecord[], image: ImageIdentity, meta: RootMeta[][] | null, exists = existsSync): Promise<Inventory> {
   const metaByPath = new Map((meta ?? []).flat().map((m) => [m.path, m]));
   const roots = new Set(records.flatMap((r) => r.roots));
+  const shipped = new Set(records.flatMap((r) => r.paths.map((p) => p.path)));
   const entries: StorePathEntry[] = [];
   for (const r of records)
     for (const p of r.paths) {
@@ -67,7 +68,7 @@ export async function gatherInventory(records: LayerRecord[], image: ImageIdenti
         narSize: p.narSize,
         layer: r.name,
         layerVersion: r.version,
-        references: p.references.filter((x) => x !== p.path).sort(),
+        references: p.references.filter((x) => x !== p.path && shipped.has(x)).sort(),
         root: roots.has(p.path),
         meta: metaByPath.get(p.path) ?? null,
         read,
