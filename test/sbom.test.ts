@@ -59,7 +59,7 @@ describe('megapak sbom', () => {
   it('before any build: one line saying to build first', async () => {
     const r = await megapak(['sbom', '--stack', stacks[0]!], { env: env(0) });
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe('megapak: sbom: layer-01 has no dist/layer.json; build it first (megapak build, or turbo\'s ^build)');
+    expect(r.stderr.trim()).toBe("megapak: sbom: layer-01 has no dist/layer.json; build it first (megapak build, or turbo's ^build)");
   });
 
   it('two cold builds (own blob stores, own layouts) give byte-identical SBOMs, in the layout and from megapak sbom', async () => {
@@ -77,23 +77,39 @@ describe('megapak sbom', () => {
   it('CycloneDX 1.6: valid against the schema the CycloneDX library ships; every shipped store path, its dist-info, meta and graph', async () => {
     const text = await sbom(0, 'cyclonedx');
     expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(text)).toBeNull();
-    const bom = JSON.parse(text) as { serialNumber: string; metadata: { timestamp: string; component: CdxComponent }; components: CdxComponent[]; dependencies: { ref: string; dependsOn?: string[] }[] };
+    const bom = JSON.parse(text) as {
+      serialNumber: string;
+      metadata: { timestamp: string; component: CdxComponent };
+      components: CdxComponent[];
+      dependencies: { ref: string; dependsOn?: string[] }[];
+    };
     expect(bom.metadata.timestamp).toBe('2026-11-01T00:00:00.000Z'); // stack.json's created
     expect(bom.metadata.component['bom-ref']).toBe(digest);
     const shipped = records.flatMap((r) => r.paths.map((p) => ({ path: p.path, layer: r.name })));
     expect(bom.components.map((c) => c['bom-ref']).sort()).toEqual(shipped.map((s) => s.path).sort());
-    for (const s of shipped) expect(prop(bom.components.find((c) => c['bom-ref'] === s.path)!, 'megapak:layer')).toBe(s.layer);
+    for (const s of shipped)
+      expect(
+        prop(
+          bom.components.find((c) => c['bom-ref'] === s.path)!,
+          'megapak:layer',
+        ),
+      ).toBe(s.layer);
     const byName = (n: string) => bom.components.find((c) => c.name === n)!;
 
     // The NAR hash, against Nix's own NAR serialisation of the path.
     const requests = byName('python3.14-requests');
-    const nar = createHash('sha256').update(execFileSync('nix-store', ['--dump', requests['bom-ref']], { maxBuffer: 1 << 30 })).digest('hex');
+    const nar = createHash('sha256')
+      .update(execFileSync('nix-store', ['--dump', requests['bom-ref']], { maxBuffer: 1 << 30 }))
+      .digest('hex');
     expect(requests).toMatchObject({ version: '2.32.3', hashes: [{ alg: 'SHA-256', content: nar }], licenses: [{ license: { id: 'Apache-2.0' } }] });
     expect(requests.externalReferences).toEqual([{ url: 'http://docs.python-requests.org', type: 'website' }]);
     expect(byName('glibc')).toMatchObject({ version: '2.40-66', licenses: [{ license: { id: 'LGPL-2.1-or-later' } }] });
     expect(prop(byName('cuda-cudart'), 'nix:meta:unfree')).toBe('true');
     expect(byName('cuda-cudart').licenses).toEqual([{ license: { name: 'CUDA Toolkit End User License Agreement (EULA)' } }]);
     expect(prop(byName('glibc'), 'nix:meta:unfree')).toBeUndefined();
+    // busybox's meta throws when forced: no licence, no homepage, and the build still went on.
+    expect(byName('busybox')).toMatchObject({ 'bom-ref': expect.stringMatching(/-busybox$/) });
+    expect([byName('busybox').licenses, byName('busybox').externalReferences]).toEqual([undefined, undefined]);
 
     // Python distributions inside the store path that holds them.
     const dists = Object.fromEntries((requests.components ?? []).map((d) => [d.purl, d]));
@@ -119,7 +135,14 @@ describe('megapak sbom', () => {
     const doc = JSON.parse(await sbom(0, 'spdx'));
     expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
     expect(doc.creationInfo.created).toBe('2026-11-01T00:00:00Z');
-    type Pkg = { SPDXID: string; name: string; versionInfo?: string; licenseDeclared: string; checksums?: { checksumValue: string }[]; externalRefs?: { referenceLocator: string }[] };
+    type Pkg = {
+      SPDXID: string;
+      name: string;
+      versionInfo?: string;
+      licenseDeclared: string;
+      checksums?: { checksumValue: string }[];
+      externalRefs?: { referenceLocator: string }[];
+    };
     const pkgs = doc.packages as Pkg[];
     const requests = pkgs.find((p) => p.name === 'python3.14-requests')!;
     const dist = pkgs.find((p) => p.externalRefs?.some((r) => r.referenceLocator === 'pkg:pypi/requests@2.32.3'))!;
@@ -170,7 +193,9 @@ describe('megapak sbom', () => {
     record.paths[0].path = gone;
     await writeFile(file, JSON.stringify(record));
     const r = await megapakOk(['sbom', '--stack', stacks[1]!], { env: env(1) });
-    expect(r.stderr.trim().split('\n')).toEqual([`warning: sbom: 1 store paths are not in this store (first: ${gone}); listed from the records, their contents (Python distributions) not read`]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `warning: sbom: 1 store paths are not in this store (first: ${gone}); listed from the records, their contents (Python distributions) not read`,
+    ]);
     const bom = JSON.parse(r.stdout) as { metadata: { properties: { name: string; value: string }[] }; components: CdxComponent[] };
     expect(bom.metadata.properties).toContainEqual({ name: 'megapak:unread_store_paths', value: '1' });
     const c = bom.components.find((x) => x['bom-ref'] === gone)!;
@@ -186,7 +211,11 @@ describe('megapak sbom', () => {
     expect(push.stdout).toContain(`sbom: CycloneDX and SPDX attached to ${reg.host}/${repo}:test (referrers tag ${tag})`);
     expect((await fetch(`${reg.url}/v2/${repo}/referrers/${digest}`)).status).toBe(404);
 
-    const list = async () => (await (await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, { headers: { accept: INDEX } })).json()) as { mediaType: string; manifests: { digest: string; artifactType: string; annotations: Record<string, string> }[] };
+    const list = async () =>
+      (await (await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, { headers: { accept: INDEX } })).json()) as {
+        mediaType: string;
+        manifests: { digest: string; artifactType: string; annotations: Record<string, string> }[];
+      };
     const index = await list();
     expect(index.mediaType).toBe(INDEX);
     expect(index.manifests.map((m) => m.artifactType)).toEqual(['application/vnd.cyclonedx+json', 'application/spdx+json']);
@@ -219,7 +248,9 @@ describe('megapak sbom', () => {
       req.on('end', () => {
         const body = Buffer.concat(parts);
         if (req.method === 'PUT' && req.url!.includes('/manifests/') && body.includes('"subject"')) {
-          res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'MANIFEST_INVALID', message: 'manifest invalid: artifacts are not accepted here' }] }));
+          res
+            .writeHead(400, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ errors: [{ code: 'MANIFEST_INVALID', message: 'manifest invalid: artifacts are not accepted here' }] }));
           return;
         }
         const up = request({ host: '127.0.0.1', port: reg.port, method: req.method, path: req.url, headers: req.headers }, (r) => {

@@ -30,7 +30,7 @@ export const allRecords = (stack: Stack, what: string): Promise<LayerRecord[]> =
  * another compression, every layer is built (or re-checked) first, since a missing lower
  * layer changes the deltas above it.
  */
-export async function builtRecords(stack: Stack, opts: LayerBuildOptions): Promise<Pick<StackBuildResult, 'records' | 'config'>> {
+export async function builtRecords(stack: Stack, opts: LayerBuildOptions): Promise<Pick<StackBuildResult, 'records' | 'config' | 'meta'>> {
   const stale = [];
   const records: LayerRecord[] = [];
   for (const l of stack.layers) {

@@ -89,13 +89,13 @@ program
     const env = await setup(o.stack, o.gzipWorkers);
     requireNixTools();
     const started = performance.now();
-    const { records, streamed, config } = await buildAllLayers(env.stack, { ...env, compression });
+    const { records, streamed, config, meta } = await buildAllLayers(env.stack, { ...env, compression });
     const image = composeImage(await assembleImage(env.stack, records, env, config));
     const oci = await writeOutputs(image, env, o);
     console.log(layerTable(records, new Set(streamed)));
     console.log(`image ${image.ref.name}:${image.ref.tag} ${image.manifestDescriptor.digest}`);
     console.log(`oci layout: ${oci}${o.dockerArchive ? `\ndocker archive: ${resolve(o.dockerArchive)}` : ''}`);
-    if (o.sbom) await attachSbomToLayout(oci, env.stack, records, image);
+    if (o.sbom) await attachSbomToLayout(oci, env.stack, records, image, meta);
     console.log(`${records.length} layers, ${streamed.length} streamed, in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   });
 
@@ -172,33 +172,38 @@ manifests whose subject is the image manifest): through the registry's referrers
 has one, else in the referrers tag (sha256-<hex>) the distribution spec describes. A registry
 that refuses them leaves the image pushed and prints one warning line with its answer.`,
   )
-  .action(async (refText: string, o: { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; gzipWorkers?: string; concurrency: number; retries: number; sbom: boolean }) => {
-    const ref = parseImageRef(refText);
-    for (const t of o.tag) parseImageRef(`${ref.registry}/${ref.repository}:${t}`);
-    const compression = compressionFrom(o.compression);
-    const env = await setup(o.stack, o.gzipWorkers);
-    requireNixTools();
-    // Registry first: the spec needs only the records; a blob is made (its store paths realised
-    // if need be) only when the registry lacks it.
-    const { records, config } = await builtRecords(env.stack, { ...env, compression });
-    const image = composeImage(await imageSpecOf(env.stack, records, config));
-    const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : [[r.digest, r] as const])));
-    if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
-    const credentials = await findCredentials(ref.registry, process.env);
-    const summary = await pushImage(image, ref, {
-      plainHttp: !!o.plainHttp,
-      tags: o.tag,
-      concurrency: o.concurrency,
-      retries: o.retries,
-      ...pushTuning(),
-      credentials,
-      cacheDir: env.blobs.root,
-      blobFile: (d) => ensureRecordBlob(env.stack, byDigest.get(d)!, env),
-      progress: pushProgressFor(),
-    });
-    console.log(summaryLine(summary));
-    if (o.sbom) await pushSbom(ref, env.stack, records, image, { plainHttp: !!o.plainHttp, credentials, retries: o.retries, ...pushTuning() });
-  });
+  .action(
+    async (
+      refText: string,
+      o: { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; gzipWorkers?: string; concurrency: number; retries: number; sbom: boolean },
+    ) => {
+      const ref = parseImageRef(refText);
+      for (const t of o.tag) parseImageRef(`${ref.registry}/${ref.repository}:${t}`);
+      const compression = compressionFrom(o.compression);
+      const env = await setup(o.stack, o.gzipWorkers);
+      requireNixTools();
+      // Registry first: the spec needs only the records; a blob is made (its store paths realised
+      // if need be) only when the registry lacks it.
+      const { records, config, meta } = await builtRecords(env.stack, { ...env, compression });
+      const image = composeImage(await imageSpecOf(env.stack, records, config));
+      const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : [[r.digest, r] as const])));
+      if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
+      const credentials = await findCredentials(ref.registry, process.env);
+      const summary = await pushImage(image, ref, {
+        plainHttp: !!o.plainHttp,
+        tags: o.tag,
+        concurrency: o.concurrency,
+        retries: o.retries,
+        ...pushTuning(),
+        credentials,
+        cacheDir: env.blobs.root,
+        blobFile: (d) => ensureRecordBlob(env.stack, byDigest.get(d)!, env),
+        progress: pushProgressFor(),
+      });
+      console.log(summaryLine(summary));
+      if (o.sbom) await pushSbom(ref, env.stack, records, image, { plainHttp: !!o.plainHttp, credentials, retries: o.retries, ...pushTuning(), meta });
+    },
+  );
 
 program
   .command('load')

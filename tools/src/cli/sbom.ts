@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import type { LayerRecord } from '../model/vocabulary.ts';
-import { evalRootsMeta, requireNixTools } from '../nix/nix.ts';
+import { evalRootsMeta, requireNixTools, type RootMeta } from '../nix/nix.ts';
 import { composeImage, type ImageParts } from '../oci/image.ts';
 import { composeReferrer, writeReferrersToLayout, type ReferrerParts } from '../oci/referrer.ts';
 import { imageSpecOf } from '../pipeline/build-stack.ts';
@@ -14,20 +14,25 @@ import type { Stack } from '../stack/stack.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { allRecords, setup } from './common.ts';
 
-/** The inventory of the image built from `records`; one warning line when store paths were absent. */
-export async function imageInventory(stack: Stack, records: LayerRecord[], image: ImageParts): Promise<Inventory> {
-  const meta = await evalRootsMeta(stack.dir, stack.layers);
+/**
+ * The inventory of the image built from `records` (`meta`: the roots' nixpkgs meta when the
+ * build already evaluated it; else one evaluation here); one warning line when store paths were absent.
+ */
+export async function imageInventory(stack: Stack, records: LayerRecord[], image: ImageParts, meta?: RootMeta[][]): Promise<Inventory> {
+  meta ??= await evalRootsMeta(stack.dir, stack.layers);
   const created = (JSON.parse(image.config.toString()) as { created: string }).created;
   const { gatherInventory } = await import('../sbom/inventory.ts');
   const inv = await gatherInventory(records, { ...image.ref, digest: image.manifestDescriptor.digest, created }, meta);
   if (inv.unread.length)
-    console.error(`warning: sbom: ${inv.unread.length} store paths are not in this store (first: ${inv.unread[0]}); listed from the records, their contents (Python distributions) not read`);
+    console.error(
+      `warning: sbom: ${inv.unread.length} store paths are not in this store (first: ${inv.unread[0]}); listed from the records, their contents (Python distributions) not read`,
+    );
   return inv;
 }
 
 /** Both SBOMs of the image as referrer artifacts whose subject is its manifest. */
-export async function sbomReferrers(stack: Stack, records: LayerRecord[], image: ImageParts): Promise<ReferrerParts[]> {
-  const inv = await imageInventory(stack, records, image);
+export async function sbomReferrers(stack: Stack, records: LayerRecord[], image: ImageParts, meta?: RootMeta[][]): Promise<ReferrerParts[]> {
+  const inv = await imageInventory(stack, records, image, meta);
   const out = [];
   for (const f of SBOM_FORMATS) {
     const { mediaType, title, render } = SBOM_KINDS[f];
@@ -39,9 +44,9 @@ export async function sbomReferrers(stack: Stack, records: LayerRecord[], image:
 const failure = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0];
 
 /** `build`/`image`: the SBOMs into the OCI layout beside the image. A failure is one warning: the image stands. */
-export async function attachSbomToLayout(oci: string, stack: Stack, records: LayerRecord[], image: ImageParts): Promise<void> {
+export async function attachSbomToLayout(oci: string, stack: Stack, records: LayerRecord[], image: ImageParts, meta?: RootMeta[][]): Promise<void> {
   try {
-    await writeReferrersToLayout(oci, await sbomReferrers(stack, records, image));
+    await writeReferrersToLayout(oci, await sbomReferrers(stack, records, image, meta));
     console.log(`sbom: CycloneDX and SPDX attached to ${image.manifestDescriptor.digest} in the layout`);
   } catch (err) {
     console.error(`warning: the SBOM was not written to the layout: ${failure(err)}`);
@@ -54,10 +59,10 @@ export async function pushSbom(
   stack: Stack,
   records: LayerRecord[],
   image: ImageParts,
-  opts: { plainHttp: boolean; credentials?: Credentials; retries: number; backoffMs: number },
+  opts: { plainHttp: boolean; credentials?: Credentials; retries: number; backoffMs: number; meta?: RootMeta[][] },
 ): Promise<void> {
   try {
-    const r = await pushReferrers(ref, image.manifestDescriptor, await sbomReferrers(stack, records, image), opts);
+    const r = await pushReferrers(ref, image.manifestDescriptor, await sbomReferrers(stack, records, image, opts.meta), opts);
     console.log(`sbom: CycloneDX and SPDX attached to ${formatRef(ref)} (${r.via}): ${r.manifests.join(', ')}`);
   } catch (err) {
     console.error(`warning: the image is pushed, but its SBOM was not attached: ${failure(err)}`);

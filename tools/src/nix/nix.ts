@@ -63,23 +63,48 @@ export async function buildStackRoots(stackDir: string, layers: LayerFile[]): Pr
   await buildRoots(stackDir, layers, "building the stack's layers failed");
 }
 
+// A root's licence and homepage from nixpkgs `meta`, for the SBOM. meta.license is an attrset
+// (lib.licenses.*), a list of them, or (in old expressions) a string; meta.homepage a string or
+// a list. A meta that fails to evaluate gives none rather than failing the stack's evaluation.
+const META_LET = `
+  licenseOf = x: if builtins.isString x then { spdxId = null; name = x; free = true; }
+    else { spdxId = x.spdxId or null; name = x.fullName or x.shortName or null; free = x.free or true; };
+  metaOf = r:
+    let
+      m = r.meta or { };
+      raw = m.license or [ ];
+      ls = map licenseOf (if builtins.isList raw then raw else [ raw ]);
+      hp = m.homepage or null;
+      v = {
+        licenses = ls;
+        homepage = if builtins.isList hp then (if hp == [ ] then null else builtins.head hp) else hp;
+        unfree = builtins.any (l: !l.free) ls;
+      };
+      t = builtins.tryEval (builtins.deepSeq v v);
+    in { path = r.outPath; } // (if t.success then t.value else { licenses = [ ]; homepage = null; unfree = false; });
+  layersMeta = map (l: map metaOf (rootsOf l)) layers;`;
+const META_EXPR = `${PRELUDE} let ${META_LET} in layersMeta`;
+
 export interface StackEval {
   /** Each layer's root output paths (sorted, unique). */
   roots: string[][];
   /** nix/config.nix evaluated (see evalImageConfig), or null when the stack has none. */
   config: Record<string, unknown> | null;
+  /** Each layer's roots' nixpkgs meta (for the SBOM: same evaluation, no second one). */
+  meta: RootMeta[][];
 }
 
 /** Every layer's roots and the image config from one evaluation, without building. */
 export async function evalStack(stackDir: string, layers: LayerFile[]): Promise<StackEval> {
-  const expr = `${PRELUDE} {
+  const expr = `${PRELUDE} let ${META_LET} in {
     roots = map (l: map (r: r.outPath) (rootsOf l)) layers;
+    meta = layersMeta;
     config = let f = stackDir + "/nix/config.nix"; in if builtins.pathExists f then import f { inherit pkgs; } else null;
   }`;
   const r = await execCapture('nix-instantiate', ['--eval', '--strict', '--json', ...stackArgs(stackDir, layers), '-E', expr]);
   if (r.code !== 0) throw new MegapakError(`evaluating the stack failed:\n${tail(r.stderr)}`);
   const out = JSON.parse(r.stdout) as StackEval;
-  return { roots: out.roots.map((roots) => [...new Set(roots)].sort()), config: out.config };
+  return { roots: out.roots.map((roots) => [...new Set(roots)].sort()), config: out.config, meta: out.meta };
 }
 
 /** The closure of `paths` with narHash, narSize and references of every member. */
@@ -121,26 +146,6 @@ export interface RootMeta {
   /** Some licence says `free = false` (nixpkgs' unfree licences: CUDA, cuDNN, …). */
   unfree: boolean;
 }
-
-// meta.license is an attrset (lib.licenses.*), a list of them, or (in old expressions) a
-// string; meta.homepage a string or a list. Only these fields are forced: other meta may throw.
-const META_EXPR = `${PRELUDE}
-let
-  licenseOf = x: if builtins.isString x then { spdxId = null; name = x; free = true; }
-    else { spdxId = x.spdxId or null; name = x.fullName or x.shortName or null; free = x.free or true; };
-  metaOf = r:
-    let
-      m = r.meta or { };
-      raw = m.license or [ ];
-      ls = map licenseOf (if builtins.isList raw then raw else [ raw ]);
-      hp = m.homepage or null;
-    in {
-      path = r.outPath;
-      licenses = ls;
-      homepage = if builtins.isList hp then (if hp == [ ] then null else builtins.head hp) else hp;
-      unfree = builtins.any (l: !l.free) ls;
-    };
-in map (l: map metaOf (rootsOf l)) layers`;
 
 /** Every layer's roots with their `meta` licence and homepage, from one evaluation (nothing is built). */
 export async function evalRootsMeta(stackDir: string, layers: LayerFile[]): Promise<RootMeta[][]> {

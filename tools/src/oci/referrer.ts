@@ -33,7 +33,12 @@ export interface ReferrerParts {
 /** Pure: the artifact manifest attaching `artifact` to the image manifest `subject`. */
 export function composeReferrer(subject: Descriptor, artifact: Artifact): ReferrerParts {
   const config = { mediaType: EMPTY_MEDIA_TYPE, digest: sha256Digest(EMPTY_CONFIG), size: EMPTY_CONFIG.length };
-  const layer = { mediaType: artifact.artifactType, digest: sha256Digest(artifact.data), size: artifact.data.length, annotations: { 'org.opencontainers.image.title': artifact.title } };
+  const layer = {
+    mediaType: artifact.artifactType,
+    digest: sha256Digest(artifact.data),
+    size: artifact.data.length,
+    annotations: { 'org.opencontainers.image.title': artifact.title },
+  };
   const annotations = { 'org.opencontainers.image.created': artifact.created };
   const manifest = Buffer.from(
     JSON.stringify({

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildLayerRoots, buildStackRoots, evalImageConfig, evalStack, queryClosure } from '../nix/nix.ts';
+import { buildLayerRoots, buildStackRoots, evalImageConfig, evalStack, queryClosure, type RootMeta } from '../nix/nix.ts';
 import { closureOf } from '../plan/closure.ts';
 import { layerCountWarning } from '../plan/warnings.ts';
 import { imageLayerOf, type BlobLayerRecord, type ImageSpec, type LayerRecord } from '../model/vocabulary.ts';
@@ -14,6 +14,8 @@ export interface StackBuildResult {
   records: LayerRecord[];
   /** nix/config.nix as evaluated with the layers (undefined: not evaluated yet; null: the stack has none). */
   config?: Record<string, unknown> | null;
+  /** The layers' roots' nixpkgs meta from the same evaluation (undefined: not evaluated). */
+  meta?: RootMeta[][];
   /** Names of the layers whose tar was streamed (not answered by the blob store). */
   streamed: string[];
 }
@@ -23,10 +25,10 @@ export interface StackBuildResult {
  * (only when a root is missing) and one path-info query for the whole stack. Null when any of
  * that fails: the layers are then built one by one, and the first that fails says which and why.
  */
-async function resolveStack(stack: Stack, progress: Progress): Promise<{ layers: ResolvedLayer[]; config: Record<string, unknown> | null } | null> {
+async function resolveStack(stack: Stack, progress: Progress): Promise<{ layers: ResolvedLayer[]; config: Record<string, unknown> | null; meta: RootMeta[][] } | null> {
   try {
     progress.step('stack', "evaluating every layer's roots");
-    const { roots, config } = await evalStack(stack.dir, stack.layers);
+    const { roots, config, meta } = await evalStack(stack.dir, stack.layers);
     if (roots.flat().some((p) => !existsSync(p))) {
       progress.step('stack', "building every layer's roots");
       await buildStackRoots(stack.dir, stack.layers);
@@ -43,7 +45,7 @@ async function resolveStack(stack: Stack, progress: Progress): Promise<{ layers:
       const closure = closureOf(r, referencesOf);
       return { roots: r, closure: all.filter((p) => closure.has(p.path)) };
     });
-    return { layers, config };
+    return { layers, config, meta };
   } catch {
     return null;
   }
@@ -60,7 +62,7 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Pro
     records.push(r.record);
     if (r.streamed) streamed.push(layer.name);
   }
-  return { records, streamed, config: resolved?.config };
+  return { records, streamed, config: resolved?.config, meta: resolved?.meta };
 }
 
 /**

@@ -81,7 +81,12 @@ afterEach(async () => {
 const subjectBytes = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}');
 const subject = { mediaType: MANIFEST, digest: sha(subjectBytes), size: subjectBytes.length };
 const referrers = [
-  composeReferrer(subject, { artifactType: 'application/vnd.cyclonedx+json', data: Buffer.from('{"bomFormat":"CycloneDX"}'), title: 'sbom.cdx.json', created: '2026-11-01T00:00:00Z' }),
+  composeReferrer(subject, {
+    artifactType: 'application/vnd.cyclonedx+json',
+    data: Buffer.from('{"bomFormat":"CycloneDX"}'),
+    title: 'sbom.cdx.json',
+    created: '2026-11-01T00:00:00Z',
+  }),
   composeReferrer(subject, { artifactType: 'application/spdx+json', data: Buffer.from('{"spdxVersion":"SPDX-2.3"}'), title: 'sbom.spdx.json', created: '2026-11-01T00:00:00Z' }),
 ];
 const opts = { plainHttp: true, retries: 1, backoffMs: 10 };
@@ -96,9 +101,11 @@ describe('pushReferrers', () => {
   it('the referrers tag name follows the distribution spec', () => {
     expect(referrersTag(`sha256:${'a'.repeat(64)}`)).toBe(`sha256-${'a'.repeat(64)}`);
     expect(referrersTag(`sha512:${'b'.repeat(128)}`)).toBe(`sha512-${'b'.repeat(64)}`);
-    expect(referrersTag('test+algorithm+using+algorithm+separators+and+lots+of+characters+to+excercise+overall+truncation:alsoSome=InTheEncodedSectionToShowHyphenReplacementAndLotsAndLotsOfCharactersToExcerciseEncodedTruncation')).toBe(
-      'test-algorithm-using-algorithm-s-alsoSome-InTheEncodedSectionToShowHyphenReplacementAndLotsAndLot',
-    );
+    expect(
+      referrersTag(
+        'test+algorithm+using+algorithm+separators+and+lots+of+characters+to+excercise+overall+truncation:alsoSome=InTheEncodedSectionToShowHyphenReplacementAndLotsAndLotsOfCharactersToExcerciseEncodedTruncation',
+      ),
+    ).toBe('test-algorithm-using-algorithm-s-alsoSome-InTheEncodedSectionToShowHyphenReplacementAndLotsAndLot');
   });
 
   it('a registry with the referrers API (OCI-Subject): no tag is written, and its referrers list names both', async () => {
@@ -128,7 +135,9 @@ describe('pushReferrers', () => {
     const { fake, ref } = await setup(false);
     const tag = referrersTag(subject.digest);
     fake.manifests.set(tag, { type: MANIFEST, body: subjectBytes });
-    await expect(pushReferrers(ref, subject, referrers, opts)).rejects.toThrow(`127.0.0.1:${fake.port}/x:${tag} holds something other than an image index; the referrers list was not updated`);
+    await expect(pushReferrers(ref, subject, referrers, opts)).rejects.toThrow(
+      `127.0.0.1:${fake.port}/x:${tag} holds something other than an image index; the referrers list was not updated`,
+    );
     expect(fake.manifests.get(tag)!.body).toEqual(subjectBytes);
   });
 });

@@ -37,7 +37,14 @@ const indexSchema = z.object({
 
 /** Push `referrers` of the image manifest `subject` to the repository of `ref` (the image is already there). */
 export async function pushReferrers(ref: ImageRef, subject: Descriptor, referrers: ReferrerParts[], opts: ReferrerPushOptions): Promise<ReferrerPushResult> {
-  const http = new RegistryHttp({ registry: ref.registry, apiHost: ref.apiHost, plainHttp: opts.plainHttp, credentials: opts.credentials, retries: opts.retries, backoffMs: opts.backoffMs });
+  const http = new RegistryHttp({
+    registry: ref.registry,
+    apiHost: ref.apiHost,
+    plainHttp: opts.plainHttp,
+    credentials: opts.credentials,
+    retries: opts.retries,
+    backoffMs: opts.backoffMs,
+  });
   const client = new RegistryClient(ref, http);
   const scopes = [`repository:${ref.repository}:pull,push`];
   let viaApi = true;
@@ -60,7 +67,8 @@ export async function pushReferrers(ref: ImageRef, subject: Descriptor, referrer
   let list: z.infer<typeof indexSchema> = { manifests: [] };
   if (res.status === 200) {
     const parsed = indexSchema.safeParse(await res.json().catch(() => null));
-    if (!parsed.success || (parsed.data.mediaType ?? INDEX_MEDIA_TYPE) !== INDEX_MEDIA_TYPE) throw new MegapakError(`${ref.registry}/${ref.repository}:${tag} holds something other than an image index; the referrers list was not updated`);
+    if (!parsed.success || (parsed.data.mediaType ?? INDEX_MEDIA_TYPE) !== INDEX_MEDIA_TYPE)
+      throw new MegapakError(`${ref.registry}/${ref.repository}:${tag} holds something other than an image index; the referrers list was not updated`);
     list = parsed.data;
   } else if (res.status === 404) await res.body?.cancel();
   else throw await responseError(`reading the referrers tag ${tag}`, res);

@@ -48,7 +48,9 @@ export function distFromMetadata(storePath: string, metadataPath: string, text: 
   if (!name || !version) return null;
   // `License` is free text and often a whole licence file; only a short single line names one.
   const licenseField = h.get('license')?.[0]?.trim();
-  const license = h.get('license-expression')?.[0]?.trim() || (licenseField && !licenseField.includes('\n') && licenseField.length <= 100 && !/^unknown$/i.test(licenseField) ? licenseField : null);
+  const license =
+    h.get('license-expression')?.[0]?.trim() ||
+    (licenseField && !licenseField.includes('\n') && licenseField.length <= 100 && !/^unknown$/i.test(licenseField) ? licenseField : null);
   const classifierLicenses = (h.get('classifier') ?? [])
     .map((c) => c.split('::').map((s) => s.trim()))
     .filter((parts) => parts[0] === 'License' && parts.length > 1 && parts[parts.length - 1] !== 'OSI Approved')

@@ -66,7 +66,11 @@ export function renderSpdx(inv: Inventory): string {
       copyrightText: NOASSERTION,
       primaryPackagePurpose: 'CONTAINER',
       externalRefs: [
-        { referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: new PackageURL('oci', undefined, image.name, image.digest, { tag: image.tag }, undefined).toString() },
+        {
+          referenceCategory: 'PACKAGE-MANAGER',
+          referenceType: 'purl',
+          referenceLocator: new PackageURL('oci', undefined, image.name, image.digest, { tag: image.tag }, undefined).toString(),
+        },
       ],
       comment: `OCI image manifest ${image.digest}; layers: ${inv.layers.map((l) => `${l.name}@${l.version}`).join(', ')}`,
     },
