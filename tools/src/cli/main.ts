@@ -41,6 +41,7 @@ const workersOption = () =>
   );
 const ociOption = () => new Option('--oci <dir>', 'write an OCI image layout here (default: <stack>/out/oci)');
 const dockerArchiveOption = () => new Option('--docker-archive <file>', 'also write a `docker load` archive');
+type PushCliOptions = { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; gzipWorkers?: string; concurrency: number; retries: number; sbom: boolean };
 const noSbomOption = () => new Option('--no-sbom', 'do not attach the SBOM (CycloneDX and SPDX, see megapak sbom) to the image as OCI referrers');
 
 /** `build` and `image`: the OCI layout (--oci, default <stack>/out/oci) and, if asked, a docker archive; returns the layout's folder. */
@@ -172,38 +173,33 @@ manifests whose subject is the image manifest): through the registry's referrers
 has one, else in the referrers tag (sha256-<hex>) the distribution spec describes. A registry
 that refuses them leaves the image pushed and prints one warning line with its answer.`,
   )
-  .action(
-    async (
-      refText: string,
-      o: { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; gzipWorkers?: string; concurrency: number; retries: number; sbom: boolean },
-    ) => {
-      const ref = parseImageRef(refText);
-      for (const t of o.tag) parseImageRef(`${ref.registry}/${ref.repository}:${t}`);
-      const compression = compressionFrom(o.compression);
-      const env = await setup(o.stack, o.gzipWorkers);
-      requireNixTools();
-      // Registry first: the spec needs only the records; a blob is made (its store paths realised
-      // if need be) only when the registry lacks it.
-      const { records, config, meta } = await builtRecords(env.stack, { ...env, compression });
-      const image = composeImage(await imageSpecOf(env.stack, records, config));
-      const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : [[r.digest, r] as const])));
-      if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
-      const credentials = await findCredentials(ref.registry, process.env);
-      const summary = await pushImage(image, ref, {
-        plainHttp: !!o.plainHttp,
-        tags: o.tag,
-        concurrency: o.concurrency,
-        retries: o.retries,
-        ...pushTuning(),
-        credentials,
-        cacheDir: env.blobs.root,
-        blobFile: (d) => ensureRecordBlob(env.stack, byDigest.get(d)!, env),
-        progress: pushProgressFor(),
-      });
-      console.log(summaryLine(summary));
-      if (o.sbom) await pushSbom(ref, env.stack, records, image, { plainHttp: !!o.plainHttp, credentials, retries: o.retries, ...pushTuning(), meta });
-    },
-  );
+  .action(async (refText: string, o: PushCliOptions) => {
+    const ref = parseImageRef(refText);
+    for (const t of o.tag) parseImageRef(`${ref.registry}/${ref.repository}:${t}`);
+    const compression = compressionFrom(o.compression);
+    const env = await setup(o.stack, o.gzipWorkers);
+    requireNixTools();
+    // Registry first: the spec needs only the records; a blob is made (its store paths realised
+    // if need be) only when the registry lacks it.
+    const { records, config, meta } = await builtRecords(env.stack, { ...env, compression });
+    const image = composeImage(await imageSpecOf(env.stack, records, config));
+    const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : [[r.digest, r] as const])));
+    if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
+    const credentials = await findCredentials(ref.registry, process.env);
+    const summary = await pushImage(image, ref, {
+      plainHttp: !!o.plainHttp,
+      tags: o.tag,
+      concurrency: o.concurrency,
+      retries: o.retries,
+      ...pushTuning(),
+      credentials,
+      cacheDir: env.blobs.root,
+      blobFile: (d) => ensureRecordBlob(env.stack, byDigest.get(d)!, env),
+      progress: pushProgressFor(),
+    });
+    console.log(summaryLine(summary));
+    if (o.sbom) await pushSbom(ref, env.stack, records, image, { plainHttp: !!o.plainHttp, credentials, retries: o.retries, ...pushTuning(), meta });
+  });
 
 program
   .command('load')
