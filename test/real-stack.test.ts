@@ -295,7 +295,7 @@ describe('the real stack', () => {
     // The copy's stand-in nixpkgs answers from the repository's index, so the copy's may differ.
     const nixpkgs = join(dir, 'test', 'fixtures', 'stand-in', 'nixpkgs');
     const standInNixpkgs = join(nixpkgs, 'default.nix');
-    await writeFile(standInNixpkgs, (await readFile(standInNixpkgs, 'utf8')).replace('import ../pkgs.nix { }', `import ../pkgs.nix { index = ${INDEX}; }`));
+    await writeFile(standInNixpkgs, (await readFile(standInNixpkgs, 'utf8')).replace('import ../pkgs.nix { settings', `import ../pkgs.nix { index = ${INDEX}; settings`));
     const ok = await run('bash', [join(dir, 'nix', 'nixpkgs-index.sh'), nixpkgs]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).toContain(`nixpkgs-index: ${nixpkgs} is at unknown, nix/nixpkgs.json pins `);
