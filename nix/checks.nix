@@ -16,7 +16,5 @@ else
       override = a: wrap ((build.override or (_: build)) a);
     };
   in
-  {
-    buildPythonPackage = wrap pyprev.buildPythonPackage;
-    buildPythonApplication = wrap pyprev.buildPythonApplication;
-  }
+  { buildPythonPackage = wrap pyprev.buildPythonPackage; }
+  // (if pyprev ? buildPythonApplication then { buildPythonApplication = wrap pyprev.buildPythonApplication; } else { })
