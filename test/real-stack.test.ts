@@ -303,14 +303,17 @@ describe('the real stack', () => {
   // network, so here this reports as skipped, never as passed.
   it.skipIf(!process.env.MEGAPAK_NIXPKGS)('instantiates every layer and the config against the real nixpkgs in MEGAPAK_NIXPKGS', async () => {
     const pkgs = `import ${join(REPO, 'nix', 'pkgs.nix')} { nixpkgs = ${process.env.MEGAPAK_NIXPKGS}; }`;
-    for (const l of LAYERS) {
-      const r = await run(
-        'nix-instantiate',
-        ['--eval', '--strict', '--json', '-E', `let pkgs = ${pkgs}; in map (r: r.drvPath) (import ${join(REPO, 'layers', l, 'layer.nix')} { inherit pkgs; })`],
-        { timeoutMs: 280_000 },
-      );
-      expect(r.code, `${l}: ${r.stderr}`).toBe(0);
-    }
+    // Both modes of nix/settings.json: the seven heavy packages from wheels, and from source.
+    for (const settings of ['{ }', '{ fromSource = true; }'])
+      for (const l of LAYERS) {
+        const withSettings = `import ${join(REPO, 'nix', 'pkgs.nix')} { nixpkgs = ${process.env.MEGAPAK_NIXPKGS}; settings = ${settings}; }`;
+        const r = await run(
+          'nix-instantiate',
+          ['--eval', '--strict', '--json', '-E', `let pkgs = ${withSettings}; in map (r: r.drvPath) (import ${join(REPO, 'layers', l, 'layer.nix')} { inherit pkgs; })`],
+          { timeoutMs: 280_000 },
+        );
+        expect(r.code, `${l} ${settings}: ${r.stderr}`).toBe(0);
+      }
     const config = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', `import ${join(REPO, 'nix', 'config.nix')} { pkgs = ${pkgs}; }`], { timeoutMs: 280_000 });
     expect(config.code, config.stderr).toBe(0);
     const index = await run(
