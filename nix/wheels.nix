@@ -39,9 +39,17 @@ let
       nativeBuildInputs = [ autoPatchelfHook autoAddDriverRunpath ];
       buildInputs = cudaLibs;
       dependencies = deps;
-      # The CUDA libraries come from layer 02, not from these pip wheels.
-      pythonRemoveDeps = cudaPips;
-      pythonRelaxDeps = relax;
+      # The CUDA libraries come from layer 02, not from the nvidia-* pip wheels: their requirements
+      # are deleted from the installed METADATA (and `relax`'s version pins loosened). Not through
+      # pythonRemoveDeps: its hook re-packs the wheel, which public users of PyTorch's +cuXXX wheels
+      # report breaking ("Missing torch-2.5.1.dist-info/RECORD file"; find_string hits 28588865440,
+      # 59283387478) and work around the same way.
+      preBuild = "pythonRelaxDepsHook() { :; }";
+      postInstall = ''
+        for meta in "$out/${sitePackages}"/*.dist-info/METADATA; do
+          sed -i -E ${lib.concatMapStrings (p: "-e '/^Requires-Dist: ${p}([ ;(<>=!~]|$)/d' ") cudaPips}${lib.concatMapStrings (p: "-e 's/^(Requires-Dist: ${p})[^;]*/\\1 /' ") relax}"$meta"
+        done
+      '';
       # The driver's library: the container runtime mounts it (nix/config.nix LD_LIBRARY_PATH).
       autoPatchelfIgnoreMissingDeps = [ "libcuda.so.1" ];
       postFixup = lib.concatMapStrings (p: ''

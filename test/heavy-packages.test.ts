@@ -3,7 +3,7 @@
 // libraries from layer 02 only; bad pins stop with one line naming the package. Evaluated against
 // the stand-in package set (no nixpkgs here); the wrong-hash case builds a real fixed-output fetch.
 import { readdirSync } from 'node:fs';
-import { chmod, cp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO, run } from './helpers/cli.ts';
@@ -136,6 +136,45 @@ describe('the heavy CUDA packages: wheels or source', () => {
     await writeFile(cWheels, (await readFile(cWheels, 'utf8')).replace('deps = with pyfinal; [ filelock', 'deps = with pyfinal; [ pyfinal."nvidia-cudnn-cu13" filelock'));
     const pip = await cudaFromElsewhere({ standIn: c.standIn, index: c.index, root: c.dir });
     expect(pip[0]!.pipCuda).toEqual(['python3.14t-nvidia-cudnn-cu13']);
+  });
+
+  it("the torch wheel's installed METADATA drops the nvidia-* requirements and loosens triton's pin", async () => {
+    const script = await evalJson(`${standInExpr()}.megapak.python3Packages.torch.postInstall`);
+    expect(script.code, script.stderr).toBe(0);
+    const out = await tempDir('torch-out');
+    const distInfo = join(out, 'lib', 'python3.14t', 'site-packages', 'torch-2.10.0+cu130.dist-info');
+    await mkdir(distInfo, { recursive: true });
+    // Requirement lines as PyTorch's cu130 builds declare them (PYTORCH_EXTRA_INSTALL_REQUIREMENTS).
+    const linux = '; platform_system == "Linux"';
+    await writeFile(
+      join(distInfo, 'METADATA'),
+      [
+        'Name: torch',
+        'Version: 2.10.0+cu130',
+        'Requires-Dist: filelock',
+        'Requires-Dist: setuptools<82; python_version >= "3.12"',
+        `Requires-Dist: nvidia-cuda-nvrtc==13.0.88${linux}`,
+        `Requires-Dist: nvidia-cudnn-cu13==9.13.0.50${linux}`,
+        `Requires-Dist: nvidia-cusparse==12.6.3.3${linux}`,
+        `Requires-Dist: nvidia-cusparselt-cu13==0.8.0${linux}`,
+        `Requires-Dist: nvidia-nccl-cu13==2.27.7${linux}`,
+        `Requires-Dist: nvidia-nvshmem-cu13==3.4.5${linux}`,
+        'Requires-Dist: nvidia-ml-py',
+        `Requires-Dist: triton==3.6.0${linux}`,
+        '',
+      ].join('\n'),
+    );
+    const r = await run('bash', ['-euo', 'pipefail', '-c', script.value], { env: { out } });
+    expect(r.code, r.stderr).toBe(0);
+    expect((await readFile(join(distInfo, 'METADATA'), 'utf8')).split('\n')).toEqual([
+      'Name: torch',
+      'Version: 2.10.0+cu130',
+      'Requires-Dist: filelock',
+      'Requires-Dist: setuptools ; python_version >= "3.12"',
+      'Requires-Dist: nvidia-ml-py',
+      `Requires-Dist: triton ${linux}`,
+      '',
+    ]);
   });
 
   it('a wheel for the wrong Python tag stops evaluation with one line naming the package', async () => {
