@@ -18,7 +18,7 @@ in
   inherit file;
   src = name:
     let p = get name; in
-    if isFile p then fetchurl (file name)
+    if isFile p then let f = file name; in fetchurl (f // { name = builtins.replaceStrings [ "%2B" "%2b" ] [ "+" "+" ] (baseNameOf f.url); })
     else if p.rev == null || p.hash == null then missing name p
     else if p.type == "github" then fetchFromGitHub { inherit (p) owner repo rev hash; }
     else fetchgit { inherit (p) url rev hash; fetchSubmodules = p.submodules or false; };
