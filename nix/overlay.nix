@@ -5,7 +5,14 @@ let
   inherit (final) lib;
   cudaPackages = final.cudaPackages_13_0;
   # nix/settings.json, and what nix/pkgs.nix { settings = …; } overrides for one evaluation.
-  settings = builtins.removeAttrs (builtins.fromJSON (builtins.readFile ./settings.json)) [ "comment" ] // (prev.megapak-settings or { });
+  settings =
+    let
+      s = builtins.removeAttrs (builtins.fromJSON (builtins.readFile ./settings.json)) [ "comment" ] // (prev.megapak-settings or { });
+      known = [ "fromSource" "pythonChecks" ];
+      bad = builtins.filter (n: !(builtins.elem n known) || !(builtins.isBool s.${n})) (builtins.attrNames s);
+    in
+    if bad == [ ] then s
+    else throw "megapak: setting '${builtins.head bad}' (nix/settings.json or nix/pkgs.nix's settings) is not one of ${builtins.concatStringsSep ", " known} with a true/false value";
   # Python 3.14, free-threaded, as the upstream image; every Python package of layers 04-11
   # is built for this one interpreter. Its wheel tags: cp314 / cp314t.
   python = final.python314FreeThreading;

@@ -251,6 +251,10 @@ describe('the heavy CUDA packages: wheels or source', () => {
     const on = await doCheck('{ pythonChecks = true; }', 'ps.buildPythonPackage');
     expect(on.code, on.stderr).toBe(0);
     expect(on.value).toBe(true);
+    // A misspelt setting is an error, not a silent default.
+    const typo = await evalJson(`${standInExpr({ settings: '{ fromsource = true; }' })}.megapak.torch.name`);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain("megapak: setting 'fromsource' (nix/settings.json or nix/pkgs.nix's settings) is not one of fromSource, pythonChecks with a true/false value");
     // The derivations themselves differ: the setting changes what is built.
     const drv = (settings: string) => evalJson(`(${standInExpr({ settings })}.megapak.python3Packages.buildPythonPackage { pname = "x"; version = "1"; }).drvPath`);
     expect((await drv('{ }')).value).not.toBe((await drv('{ pythonChecks = true; }')).value);
