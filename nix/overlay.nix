@@ -26,9 +26,9 @@ let
   torchFrom =
     if settings.fromSource then import ./torch.nix { inherit lib pins; }
     else import ./wheels.nix {
-      inherit lib pins cuda pythonTag abiTag;
+      inherit lib pins cuda cudaPackages pythonTag abiTag;
       inherit (python) sitePackages;
-      inherit (final) fetchurl autoPatchelfHook autoAddDriverRunpath;
+      inherit (final) fetchurl autoPatchelfHook autoAddDriverRunpath zlib;
     };
   inherit (ps) torch torchvision torchaudio;
   # No cp314t wheel of cupy, flash-attn, sageattention or nunchaku exists (their layer READMEs

@@ -7,7 +7,7 @@
 # strip) — but every CUDA library resolves against layer 02's set (nix/cuda.nix) and the nvidia-*
 # pip wheels the wheel declares are dropped, so no CUDA library ships twice.
 # A pythonPackagesExtensions entry, so everything that depends on torch gets this one.
-{ lib, pins, cuda, pythonTag, abiTag, sitePackages, fetchurl, autoPatchelfHook, autoAddDriverRunpath }:
+{ lib, pins, cuda, cudaPackages, pythonTag, abiTag, sitePackages, fetchurl, autoPatchelfHook, autoAddDriverRunpath, zlib }:
 pyfinal: pyprev:
 let
   # The wheel file name says what the file is (PEP 427:
@@ -19,7 +19,7 @@ let
       name = builtins.replaceStrings [ "%2B" "%2b" ] [ "+" "+" ] (baseNameOf f.url);
       parts = builtins.match "([^-]+)-([^-]+)(-[0-9][^-]*)?-([^-]+)-([^-]+)-([^-]+)\\.whl" name;
       at = builtins.elemAt parts;
-      want = "${version}+${local}";
+      want = if local == null then version else "${version}+${local}";
       bad = what: throw "megapak: ${pname} (wheel pin '${pin}' in nix/pins.json): ${name} ${what}";
     in
     if parts == null then bad "is not a wheel file name"
@@ -30,14 +30,17 @@ let
     else if builtins.match "(many)?linux.*_x86_64" (at 5) == null then bad "is for ${at 5}, not manylinux x86_64"
     else fetchurl { inherit (f) url hash; inherit name; };
 
-  wheel = { pname, version, local ? "cu130", pin, cudaPips, deps, relax ? [ ], searchPaths ? [ ] }:
+  # `cudaPips`: the nvidia-* wheels it declares, replaced by layer 02's libraries; `drop`: other
+  # requirements to delete; `relax`: requirements whose version pin is loosened; `systemLibs`:
+  # non-CUDA libraries autoPatchelf may resolve against.
+  wheel = { pname, version, local ? "cu130", pin, cudaPips ? [ ], drop ? [ ], deps, relax ? [ ], systemLibs ? [ ], searchPaths ? [ ], fixup ? "" }:
     let cudaLibs = cuda.libsFor "${pname} (wheel)" cudaPips; in
     pyprev.buildPythonPackage {
       inherit pname version;
       format = "wheel";
       src = wheelFile { inherit pname version local pin; };
       nativeBuildInputs = [ autoPatchelfHook autoAddDriverRunpath ];
-      buildInputs = cudaLibs;
+      buildInputs = cudaLibs ++ systemLibs;
       dependencies = deps;
       # The CUDA libraries come from layer 02, not from the nvidia-* pip wheels: their requirements
       # are deleted from the installed METADATA (and `relax`'s version pins loosened). Not through
@@ -47,22 +50,42 @@ let
       preBuild = "pythonRelaxDepsHook() { :; }";
       postInstall = ''
         for meta in "$out/${sitePackages}"/*.dist-info/METADATA; do
-          sed -i -E ${lib.concatMapStrings (p: "-e '/^Requires-Dist: ${p}([ ;(<>=!~]|$)/d' ") cudaPips}${lib.concatMapStrings (p: "-e 's/^(Requires-Dist: ${p})[^;]*/\\1 /' ") relax}"$meta"
+          sed -i -E ${lib.concatMapStrings (p: "-e '/^Requires-Dist: ${p}([ ;(<>=!~]|$)/d' ") (cudaPips ++ drop)}${lib.concatMapStrings (p: "-e 's/^(Requires-Dist: ${p})[^;]*/\\1 /' ") relax}"$meta"
         done
       '';
       # The driver's library: the container runtime mounts it (nix/config.nix LD_LIBRARY_PATH).
       autoPatchelfIgnoreMissingDeps = [ "libcuda.so.1" ];
       postFixup = lib.concatMapStrings (p: ''
         addAutoPatchelfSearchPath "${p}"
-      '') searchPaths;
+      '') searchPaths + fixup;
       # nixpkgs' torch-bin: stripping breaks the wheel's libraries ("ELF load command address/offset not properly aligned").
       dontStrip = true;
       pythonImportsCheck = [ pname ];
-      passthru.megapak = { inherit pin cudaLibs; kind = "wheel"; };
+      passthru.megapak = { inherit pin cudaLibs systemLibs; kind = "wheel"; };
     };
   torchLib = "${pyfinal.torch}/${sitePackages}/torch/lib";
 in
 {
+  # Triton 3.6.0, the release torch 2.10.0 pins, from PyPI's cp314t wheel, as nixpkgs' triton-bin
+  # (pkgs/development/python-modules/triton/bin.nix at 1c880b4b) installs it: zlib, and NVIDIA's
+  # tools it bundles replaced by layer 02's (ptxas, cuobjdump, nvdisasm; the CUPTI of its profiler).
+  # Which of these the 3.6.0 wheel holds, and where, shows only in a build: each is replaced if present.
+  triton = wheel {
+    pname = "triton";
+    version = "3.6.0";
+    local = null;
+    pin = "triton-wheel";
+    drop = [ "torch" "cmake" ];
+    deps = [ ];
+    systemLibs = [ zlib ];
+    fixup = ''
+      nvidia="$out/${sitePackages}/triton/backends/nvidia"
+      for tool in ptxas cuobjdump nvdisasm; do
+        if [ -e "$nvidia/bin/$tool" ]; then ln -sf ${cudaPackages.cudatoolkit}/bin/$tool "$nvidia/bin/$tool"; fi
+      done
+      if [ -d "$nvidia/lib/cupti" ]; then rm -r "$nvidia/lib/cupti"; ln -s ${lib.getLib cudaPackages.cuda_cupti}/lib "$nvidia/lib/cupti"; fi
+    '';
+  };
   torch = wheel {
     pname = "torch";
     version = "2.10.0";
@@ -70,9 +93,11 @@ in
     # PyTorch's cu130 manylinux wheels declare exactly these (PYTORCH_EXTRA_INSTALL_REQUIREMENTS of
     # its cu130 binary builds; see `cudaPackages.evidence` in nix/nixpkgs-index.json).
     cudaPips = cuda.pipNames;
-    deps = with pyfinal; [ filelock fsspec jinja2 networkx numpy setuptools sympy typing-extensions triton ];
-    # torch 2.10.0 pins triton 3.6.0; nixpkgs' triton (built for this Python) is what the stack has.
-    relax = [ "triton" "setuptools" ];
+    # As the torch 2.10.0+cu130 entry of newton-physics/newton's uv.lock (46fd4844) lists them, less
+    # the nvidia-* wheels; numpy as nixpkgs' torch-bin adds it. cuda-bindings is nixpkgs' build, whose
+    # CUDA library paths point into layer 02; its exact version pin and setuptools' are loosened.
+    deps = with pyfinal; [ cuda-bindings filelock fsspec jinja2 networkx numpy setuptools sympy typing-extensions triton ];
+    relax = [ "cuda-bindings" "setuptools" ];
     searchPaths = [ "$out/${sitePackages}/torch/lib" ];
   };
   torchvision = wheel {

@@ -3,7 +3,7 @@
 // libraries from layer 02 only; bad pins stop with one line naming the package. Evaluated against
 // the stand-in package set (no nixpkgs here); the wrong-hash case builds a real fixed-output fetch.
 import { readdirSync } from 'node:fs';
-import { chmod, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO, run } from './helpers/cli.ts';
@@ -13,6 +13,13 @@ import { copyRealStack, evalJson, evalLayer, readIndex, standInExpr } from './he
 const LAYER = (root: string, l: string) => join(root, 'layers', l, 'layer.nix');
 const FROM_SOURCE = '{ fromSource = true; }';
 const TORCH_WHEEL = 'torch-2.10.0+cu130-cp314-cp314t-manylinux_2_28_x86_64.whl';
+
+/** Edit a file of a copied stack; fails when `from` is not there, so a stale edit cannot pass unnoticed. */
+async function replaceIn(file: string, from: string, to: string) {
+  const text = await readFile(file, 'utf8');
+  if (!text.includes(from)) throw new Error(`${file} no longer contains: ${from}`);
+  await writeFile(file, text.replace(from, to));
+}
 
 /** nix-instantiate a layer's roots (writes their .drv files); the .drv paths. */
 async function instantiate(root: string, layer: string, settings: string, o: { standIn?: string; index?: string } = {}) {
@@ -29,9 +36,10 @@ async function drvClosure(drvs: string[]) {
 }
 
 /**
- * The CUDA inputs of every wheel of layers 06, 08 and 11 that do not come from layer 02: each wheel's
- * build inputs must be roots of layer 02 (same derivation), and none of its Python dependencies may
- * be one of NVIDIA's pip wheels. Empty when every CUDA library ships from layer 02.
+ * The CUDA inputs of every wheel of layers 06, 08 and 11 (and of their Python dependencies) that do
+ * not come from layer 02: each wheel's build inputs must be roots of layer 02 (same derivation) or
+ * zlib, and none of its Python dependencies may be one of
+ * NVIDIA's pip wheels. Empty when every CUDA library ships from layer 02.
  */
 async function cudaFromElsewhere(o: { standIn?: string; index?: string; root?: string } = {}) {
   const root = o.root ?? REPO;
@@ -39,13 +47,19 @@ async function cudaFromElsewhere(o: { standIn?: string; index?: string; root?: s
     pkgs = ${standInExpr(o)};
     layer = l: import (${join(root, 'layers')} + "/\${l}/layer.nix") { inherit pkgs; };
     l02 = map (d: d.drvPath) (layer "02-cuda");
-    wheels = builtins.filter (p: (p.megapak.kind or null) == "wheel") (layer "06-torch" ++ layer "08-cupy" ++ layer "11-attention");
+    roots = layer "06-torch" ++ layer "08-cupy" ++ layer "11-attention";
+    isWheel = p: (p.megapak.kind or null) == "wheel";
+    # The wheels among the roots and among their Python dependencies (triton is torch's).
+    wheels = builtins.filter isWheel (roots ++ builtins.concatMap (r: r.dependencies or [ ]) roots);
+    # Libraries that are not CUDA's and may come from anywhere: what nixpkgs' triton-bin links.
+    systemLibs = [ "zlib" ];
+    named = builtins.listToAttrs (map (w: { name = w.name; value = w; }) wheels);
   in map (w: {
     name = w.name;
     cudaLibs = map (d: d.name) w.megapak.cudaLibs;
-    outside = map (d: d.name) (builtins.filter (d: !(builtins.elem d.drvPath l02)) w.buildInputs);
+    outside = map (d: d.name) (builtins.filter (d: !(builtins.elem d.drvPath l02) && !(builtins.elem d.name systemLibs)) w.buildInputs);
     pipCuda = map (d: d.name) (builtins.filter (d: builtins.match ".*-nvidia-(cu|nccl|nvshmem|nvjitlink|nvtx|cufile).*" d.name != null) w.dependencies);
-  }) wheels`;
+  }) (builtins.attrValues named)`;
   const r = await evalJson(expr);
   expect(r.code, r.stderr).toBe(0);
   return r.value as { name: string; cudaLibs: string[]; outside: string[]; pipCuda: string[] }[];
@@ -99,7 +113,7 @@ describe('the heavy CUDA packages: wheels or source', () => {
 
   it("every wheel's CUDA libraries are layer 02's roots, and the check fails when one would come from elsewhere", async () => {
     const ok = await cudaFromElsewhere();
-    expect(ok.map((w) => w.name)).toEqual(['python3.14t-torch-2.10.0', 'python3.14t-torchvision-0.25.0', 'python3.14t-torchaudio-2.10.0']);
+    expect(ok.map((w) => w.name)).toEqual(['python3.14t-torch-2.10.0', 'python3.14t-torchaudio-2.10.0', 'python3.14t-torchvision-0.25.0', 'python3.14t-triton-3.6.0']);
     const torch = ok[0]!;
     expect(torch.cudaLibs).toEqual(expect.arrayContaining(['cuda-cudnn', 'cuda-nccl', 'cuda-libcusparse_lt', 'cuda-libcufile', 'cuda-libnvshmem', 'cuda-libcublas']));
     for (const w of ok) {
@@ -109,13 +123,10 @@ describe('the heavy CUDA packages: wheels or source', () => {
 
     // A cuDNN fetched beside the wheel instead of layer 02's: found.
     const a = await copyRealStack();
-    const wheelsNix = join(a.dir, 'nix', 'wheels.nix');
-    await writeFile(
-      wheelsNix,
-      (await readFile(wheelsNix, 'utf8')).replace(
-        'buildInputs = cudaLibs;',
-        'buildInputs = cudaLibs ++ [ (fetchurl { url = "https://developer.download.nvidia.com/compute/cudnn/redist/cudnn/linux-x86_64/cudnn-linux-x86_64-9.13.0.50_cuda13-archive.tar.xz"; hash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; }) ];',
-      ),
+    await replaceIn(
+      join(a.dir, 'nix', 'wheels.nix'),
+      'buildInputs = cudaLibs ++ systemLibs;',
+      'buildInputs = cudaLibs ++ systemLibs ++ [ (fetchurl { url = "https://developer.download.nvidia.com/compute/cudnn/redist/cudnn/linux-x86_64/cudnn-linux-x86_64-9.13.0.50_cuda13-archive.tar.xz"; hash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; }) ];',
     );
     const own = await cudaFromElsewhere({ standIn: a.standIn, index: a.index, root: a.dir });
     expect(own[0]!.outside).toEqual(['cudnn-linux-x86_64-9.13.0.50_cuda13-archive.tar.xz']);
@@ -123,7 +134,7 @@ describe('the heavy CUDA packages: wheels or source', () => {
     // Layer 02 no longer rooting NCCL: the wheel's NCCL would ship in layer 06.
     const b = await copyRealStack();
     const l02 = LAYER(b.dir, '02-cuda');
-    await writeFile(l02, (await readFile(l02, 'utf8')).replace('builtins.filter (l: l != cudnn)', 'builtins.filter (l: l != cudnn && l.name != "cuda-nccl")'));
+    await replaceIn(l02, 'builtins.filter (l: l != cudnn)', 'builtins.filter (l: l != cudnn && l.name != "cuda-nccl")');
     const missing = await cudaFromElsewhere({ standIn: b.standIn, index: b.index, root: b.dir });
     expect(missing[0]!.outside).toEqual(['cuda-nccl']);
 
@@ -132,13 +143,12 @@ describe('the heavy CUDA packages: wheels or source', () => {
     const idx = await readIndex(c.index);
     idx.python['nvidia-cudnn-cu13'] = { file: null, commit: null, version: null };
     await writeFile(c.index, JSON.stringify(idx));
-    const cWheels = join(c.dir, 'nix', 'wheels.nix');
-    await writeFile(cWheels, (await readFile(cWheels, 'utf8')).replace('deps = with pyfinal; [ filelock', 'deps = with pyfinal; [ pyfinal."nvidia-cudnn-cu13" filelock'));
+    await replaceIn(join(c.dir, 'nix', 'wheels.nix'), 'deps = with pyfinal; [ cuda-bindings', 'deps = with pyfinal; [ pyfinal."nvidia-cudnn-cu13" cuda-bindings');
     const pip = await cudaFromElsewhere({ standIn: c.standIn, index: c.index, root: c.dir });
     expect(pip[0]!.pipCuda).toEqual(['python3.14t-nvidia-cudnn-cu13']);
   });
 
-  it("the torch wheel's installed METADATA drops the nvidia-* requirements and loosens triton's pin", async () => {
+  it("the torch wheel's installed METADATA drops the nvidia-* requirements and loosens the pins of cuda-bindings and setuptools", async () => {
     const script = await evalJson(`${standInExpr()}.megapak.python3Packages.torch.postInstall`);
     expect(script.code, script.stderr).toBe(0);
     const out = await tempDir('torch-out');
@@ -159,6 +169,7 @@ describe('the heavy CUDA packages: wheels or source', () => {
         `Requires-Dist: nvidia-cusparselt-cu13==0.8.0${linux}`,
         `Requires-Dist: nvidia-nccl-cu13==2.27.7${linux}`,
         `Requires-Dist: nvidia-nvshmem-cu13==3.4.5${linux}`,
+        `Requires-Dist: cuda-bindings==13.0.3${linux}`,
         'Requires-Dist: nvidia-ml-py',
         `Requires-Dist: triton==3.6.0${linux}`,
         '',
@@ -171,10 +182,32 @@ describe('the heavy CUDA packages: wheels or source', () => {
       'Version: 2.10.0+cu130',
       'Requires-Dist: filelock',
       'Requires-Dist: setuptools ; python_version >= "3.12"',
+      `Requires-Dist: cuda-bindings ${linux}`,
       'Requires-Dist: nvidia-ml-py',
-      `Requires-Dist: triton ${linux}`,
+      `Requires-Dist: triton==3.6.0${linux}`,
       '',
     ]);
+  });
+
+  it("triton's wheel uses layer 02's ptxas, cuobjdump, nvdisasm and CUPTI instead of the copies it bundles", async () => {
+    const r = await evalJson(
+      `let pkgs = ${standInExpr()}; in { fixup = pkgs.megapak.python3Packages.triton.postFixup; toolkit = "\${pkgs.cudaPackages.cudatoolkit}"; cupti = "\${pkgs.cudaPackages.cuda_cupti}"; }`,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const out = await tempDir('triton-out');
+    const nvidia = join(out, 'lib', 'python3.14t', 'site-packages', 'triton', 'backends', 'nvidia');
+    await mkdir(join(nvidia, 'bin'), { recursive: true });
+    await mkdir(join(nvidia, 'lib', 'cupti'), { recursive: true });
+    for (const tool of ['ptxas', 'cuobjdump']) await writeFile(join(nvidia, 'bin', tool), 'bundled');
+    await writeFile(join(nvidia, 'lib', 'cupti', 'libcupti.so.13'), 'bundled');
+    // addAutoPatchelfSearchPath is the hook's; the fixup must work without it for triton.
+    const s = await run('bash', ['-euo', 'pipefail', '-c', r.value.fixup], { env: { out } });
+    expect(s.code, s.stderr).toBe(0);
+    expect(await readlink(join(nvidia, 'bin', 'ptxas'))).toBe(`${r.value.toolkit}/bin/ptxas`);
+    expect(await readlink(join(nvidia, 'bin', 'cuobjdump'))).toBe(`${r.value.toolkit}/bin/cuobjdump`);
+    // A tool the wheel does not bundle is not invented.
+    await expect(readlink(join(nvidia, 'bin', 'nvdisasm'))).rejects.toThrow(/ENOENT/);
+    expect(await readlink(join(nvidia, 'lib', 'cupti'))).toBe(`${r.value.cupti}/lib`);
   });
 
   it('a wheel for the wrong Python tag stops evaluation with one line naming the package', async () => {

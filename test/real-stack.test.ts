@@ -210,12 +210,15 @@ describe('the real stack', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.value, settings).toEqual(['2.10.0', '0.25.0', '2.10.0', '2.10.0']);
     }
-    // The wheel pins have no hash yet: evaluation stops naming the first.
+    // torch's and triton's wheel pins have their hashes; torchvision's not yet: evaluation stops naming it.
     const wheel = await evalLayer(join(REPO, 'layers', '06-torch', 'layer.nix'), false);
     expect(wheel.code).toBe(1);
     expect(wheel.stderr).toContain(
-      "megapak: pin 'torch-wheel' in nix/pins.json has no hash yet (https://download.pytorch.org/whl/cu130/torch-2.10.0%2Bcu130-cp314-cp314t-manylinux_2_28_x86_64.whl); run `pnpm pins update torch-wheel`",
+      "megapak: pin 'torchvision-wheel' in nix/pins.json has no hash yet (https://download.pytorch.org/whl/cu130/torchvision-0.25.0%2Bcu130-cp314-cp314t-manylinux_2_28_x86_64.whl); run `pnpm pins update torchvision-wheel`",
     );
+    const torchOnly = await evalJson(`${standInExpr({ fakePins: false })}.megapak.torch.src.name`);
+    expect(torchOnly.code, torchOnly.stderr).toBe(0);
+    expect(torchOnly.value).toBe('torch-2.10.0+cu130-cp314-cp314t-manylinux_2_28_x86_64.whl');
     // From source: the index says the pin has torch 2.9.1, so the 2.10.0 build needs the pytorch source pin.
     const real = await evalLayer(join(REPO, 'layers', '06-torch', 'layer.nix'), false, STAND_IN, INDEX, '{ fromSource = true; }');
     expect(real.code).toBe(1);
