@@ -1,5 +1,6 @@
 # PyTorch 2.10.0, torchvision 0.25.0 and torchaudio 2.10.0 from PyTorch's own CUDA 13.0 wheels for
-# free-threaded Python 3.14 (cp314t, manylinux x86_64): the default (nix/settings.json,
+# free-threaded Python 3.14 (cp314t, manylinux x86_64), with triton 3.6.0 (the release torch pins)
+# from its cp314t wheel: the default (nix/settings.json,
 # `fromSource = false`). Each is the fixed-output fetch of one file pinned in nix/pins.json, no pip
 # at build time, installed the way nixpkgs' torch-bin installs its wheel
 # (pkgs/development/python-modules/torch/bin/default.nix at 02e4aeed7e5b0fb91f7d97c131d3b6005e748b81:
