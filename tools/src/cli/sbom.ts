@@ -90,7 +90,7 @@ A store path absent from this machine's store (records restored from a cache, pa
 still listed from its record, but its contents are not read: the component says so
 (megapak:contents; SPDX: the package comment), the document counts such paths
 (megapak:unread_store_paths; SPDX: creationInfo.comment), and one warning line names the first.
-megapak build and push attach both formats to the image (--no-sbom: not).`,
+megapak build, image and push attach both formats to the image (--no-sbom: not).`,
     )
     .action(async (o: { stack?: string; format: SbomFormat; output?: string }) => {
       const env = await setup(o.stack);
