@@ -236,6 +236,13 @@ describe('megapak sbom', () => {
     // Again: the list gains no duplicates.
     await megapakOk(['push', '--stack', stacks[0]!, '--plain-http', `${reg.host}/${repo}:test`], { env: env(0) });
     expect((await list()).manifests.map((m) => m.digest)).toEqual(index.manifests.map((m) => m.digest));
+
+    // The same image from a machine that lacks a store path (stack 1's record, see above): its
+    // SBOMs, made without reading that path, are not added beside the complete ones.
+    const partial = await megapakOk(['push', '--stack', stacks[1]!, '--plain-http', `${reg.host}/${repo}:test`], { env: env(1) });
+    expect(partial.stdout).toContain(`pushed ${reg.host}/${repo}:test ${digest}`);
+    expect(partial.stdout).toContain(`sbom: ${reg.host}/${repo}:test already has both SBOMs of this image; these, made without 1 absent store paths, were not added`);
+    expect((await list()).manifests.map((m) => m.digest)).toEqual(index.manifests.map((m) => m.digest));
   });
 
   it('a registry that refuses the artifact: the image push stands, one warning line with its answer', async () => {

@@ -7,7 +7,7 @@ import { composeReferrer, writeReferrersToLayout, type ReferrerParts } from '../
 import { imageSpecOf } from '../pipeline/build-stack.ts';
 import type { Credentials } from '../registry/credentials.ts';
 import { formatRef, type ImageRef } from '../registry/reference.ts';
-import { pushReferrers } from '../registry/referrers.ts';
+import { listReferrers, pushReferrers } from '../registry/referrers.ts';
 import type { Inventory } from '../sbom/inventory.ts';
 import { SBOM_FORMATS, SBOM_KINDS, type SbomFormat } from '../sbom/sbom.ts';
 import type { Stack } from '../stack/stack.ts';
@@ -30,9 +30,8 @@ export async function imageInventory(stack: Stack, records: LayerRecord[], image
   return inv;
 }
 
-/** Both SBOMs of the image as referrer artifacts whose subject is its manifest. */
-export async function sbomReferrers(stack: Stack, records: LayerRecord[], image: ImageParts, meta?: RootMeta[][]): Promise<ReferrerParts[]> {
-  const inv = await imageInventory(stack, records, image, meta);
+/** Both SBOMs of the inventory's image as referrer artifacts whose subject is its manifest. */
+async function referrersOf(inv: Inventory, image: ImageParts): Promise<ReferrerParts[]> {
   const out = [];
   for (const f of SBOM_FORMATS) {
     const { mediaType, title, render } = SBOM_KINDS[f];
@@ -46,14 +45,18 @@ const failure = (err: unknown) => (err instanceof Error ? err.message : String(e
 /** `build`/`image`: the SBOMs into the OCI layout beside the image. A failure is one warning: the image stands. */
 export async function attachSbomToLayout(oci: string, stack: Stack, records: LayerRecord[], image: ImageParts, meta?: RootMeta[][]): Promise<void> {
   try {
-    await writeReferrersToLayout(oci, await sbomReferrers(stack, records, image, meta));
+    await writeReferrersToLayout(oci, await referrersOf(await imageInventory(stack, records, image, meta), image));
     console.log(`sbom: CycloneDX and SPDX attached to ${image.manifestDescriptor.digest} in the layout`);
   } catch (err) {
     console.error(`warning: the SBOM was not written to the layout: ${failure(err)}`);
   }
 }
 
-/** `push`, after the image manifest is in: the SBOMs as referrers. A failure is one warning: the image push stands. */
+/**
+ * `push`, after the image manifest is in: the SBOMs as referrers. One made without reading
+ * every store path (absent here) is not added beside an SBOM of the same format the image
+ * already has in the registry. A failure is one warning: the image push stands.
+ */
 export async function pushSbom(
   ref: ImageRef,
   stack: Stack,
@@ -62,8 +65,18 @@ export async function pushSbom(
   opts: { plainHttp: boolean; credentials?: Credentials; retries: number; backoffMs: number; meta?: RootMeta[][] },
 ): Promise<void> {
   try {
-    const r = await pushReferrers(ref, image.manifestDescriptor, await sbomReferrers(stack, records, image, opts.meta), opts);
-    console.log(`sbom: CycloneDX and SPDX attached to ${formatRef(ref)} (${r.via}): ${r.manifests.join(', ')}`);
+    const inv = await imageInventory(stack, records, image, opts.meta);
+    let referrers = await referrersOf(inv, image);
+    if (inv.unread.length) {
+      const have = new Set((await listReferrers(ref, image.manifestDescriptor, opts)).map((m) => m.artifactType));
+      referrers = referrers.filter((r) => !have.has(r.artifactType));
+      if (!referrers.length)
+        return console.log(`sbom: ${formatRef(ref)} already has both SBOMs of this image; these, made without ${inv.unread.length} absent store paths, were not added`);
+    }
+    const r = await pushReferrers(ref, image.manifestDescriptor, referrers, opts);
+    console.log(
+      `sbom: ${referrers.length === 2 ? 'CycloneDX and SPDX' : referrers.map((x) => x.artifactType).join(', ')} attached to ${formatRef(ref)} (${r.via}): ${r.manifests.join(', ')}`,
+    );
   } catch (err) {
     console.error(`warning: the image is pushed, but its SBOM was not attached: ${failure(err)}`);
   }
@@ -89,7 +102,8 @@ Same image, same bytes: the serial number comes from the image digest, the time 
 A store path absent from this machine's store (records restored from a cache, paths not) is
 still listed from its record, but its contents are not read: the component says so
 (megapak:contents; SPDX: the package comment), the document counts such paths
-(megapak:unread_store_paths; SPDX: creationInfo.comment), and one warning line names the first.
+(megapak:unread_store_paths; SPDX: creationInfo.comment), and one warning line names the first;
+push does not add such an SBOM beside one of the same format the image already has.
 megapak build, image and push attach both formats to the image (--no-sbom: not).`,
     )
     .action(async (o: { stack?: string; format: SbomFormat; output?: string }) => {

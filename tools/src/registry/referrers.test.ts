@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { composeReferrer } from '../oci/referrer.ts';
-import { pushReferrers, referrersTag } from './referrers.ts';
+import { listReferrers, pushReferrers, referrersTag } from './referrers.ts';
 import { parseImageRef } from './reference.ts';
 
 const INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -115,6 +115,7 @@ describe('pushReferrers', () => {
     expect(fake.log.filter((l) => l.includes(referrersTag(subject.digest)))).toEqual([]);
     const list = (await (await fetch(`http://127.0.0.1:${fake.port}/v2/x/referrers/${subject.digest}`)).json()) as { manifests: { digest: string; artifactType: string }[] };
     expect(list.manifests.map((m) => [m.digest, m.artifactType])).toEqual(referrers.map((x) => [x.descriptor.digest, x.artifactType]));
+    expect((await listReferrers(ref, subject, opts)).map((m) => m.artifactType)).toEqual(['application/vnd.cyclonedx+json', 'application/spdx+json']);
     // The config ({}) and both documents are blobs of the registry.
     expect([...fake.blobs.keys()].sort()).toEqual([...new Set(referrers.flatMap((x) => x.blobs.map((b) => b.descriptor.digest)))].sort());
   });
@@ -129,6 +130,9 @@ describe('pushReferrers', () => {
     const index = JSON.parse(fake.manifests.get(tag)!.body.toString()) as { manifests: object[] };
     expect(index.manifests).toEqual([other, ...referrers.map((x) => x.descriptor)]);
     expect(fake.log.filter((l) => l === `PUT /v2/x/manifests/${tag}`)).toHaveLength(1);
+    // Listing: the API answers 404 here, so the tag's list is the answer.
+    expect(await listReferrers(ref, subject, opts)).toEqual(index.manifests);
+    expect(fake.log).toContain(`GET /v2/x/referrers/${subject.digest}`);
   });
 
   it('a tag that holds something other than an image index is left alone, with one line saying so', async () => {
@@ -136,7 +140,7 @@ describe('pushReferrers', () => {
     const tag = referrersTag(subject.digest);
     fake.manifests.set(tag, { type: MANIFEST, body: subjectBytes });
     await expect(pushReferrers(ref, subject, referrers, opts)).rejects.toThrow(
-      `127.0.0.1:${fake.port}/x:${tag} holds something other than an image index; the referrers list was not updated`,
+      `127.0.0.1:${fake.port}/x: the referrers tag ${tag} holds something other than an image index; the referrers list was not updated`,
     );
     expect(fake.manifests.get(tag)!.body).toEqual(subjectBytes);
   });

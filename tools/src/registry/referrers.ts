@@ -32,11 +32,12 @@ export function referrersTag(digest: string): string {
 
 const indexSchema = z.object({
   mediaType: z.string().optional(),
-  manifests: z.array(z.object({ digest: z.string() }).passthrough()),
+  manifests: z.array(z.object({ digest: z.string(), artifactType: z.string().optional() }).passthrough()),
 });
+type ReferrersList = z.infer<typeof indexSchema>;
 
-/** Push `referrers` of the image manifest `subject` to the repository of `ref` (the image is already there). */
-export async function pushReferrers(ref: ImageRef, subject: Descriptor, referrers: ReferrerParts[], opts: ReferrerPushOptions): Promise<ReferrerPushResult> {
+/** The repository of `ref` through the distribution API, with the push scope. */
+function connect(ref: ImageRef, opts: ReferrerPushOptions): { http: RegistryHttp; client: RegistryClient; scopes: string[] } {
   const http = new RegistryHttp({
     registry: ref.registry,
     apiHost: ref.apiHost,
@@ -45,8 +46,34 @@ export async function pushReferrers(ref: ImageRef, subject: Descriptor, referrer
     retries: opts.retries,
     backoffMs: opts.backoffMs,
   });
-  const client = new RegistryClient(ref, http);
-  const scopes = [`repository:${ref.repository}:pull,push`];
+  return { http, client: new RegistryClient(ref, http), scopes: [`repository:${ref.repository}:pull,push`] };
+}
+
+/** An image index from `url` (the referrers API or the referrers tag); undefined on 404. */
+async function readIndex(ref: ImageRef, http: RegistryHttp, scopes: string[], url: string, what: string): Promise<ReferrersList | undefined> {
+  const res = await http.request({ method: 'GET', url, headers: { accept: INDEX_MEDIA_TYPE }, scopes });
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  if (res.status !== 200) throw await responseError(`reading ${what}`, res);
+  const parsed = indexSchema.safeParse(await res.json().catch(() => null));
+  if (!parsed.success || (parsed.data.mediaType ?? INDEX_MEDIA_TYPE) !== INDEX_MEDIA_TYPE)
+    throw new MegapakError(`${ref.registry}/${ref.repository}: ${what} holds something other than an image index; the referrers list was not updated`);
+  return parsed.data;
+}
+
+/** What already refers to `subject`: the referrers API's list, else (404) the referrers tag's, else none. */
+export async function listReferrers(ref: ImageRef, subject: Descriptor, opts: ReferrerPushOptions): Promise<ReferrersList['manifests']> {
+  const { http, scopes } = connect(ref, opts);
+  const api = await readIndex(ref, http, scopes, `/v2/${ref.repository}/referrers/${subject.digest}`, 'the referrers API');
+  const tag = referrersTag(subject.digest);
+  return (api ?? (await readIndex(ref, http, scopes, `/v2/${ref.repository}/manifests/${tag}`, `the referrers tag ${tag}`)))?.manifests ?? [];
+}
+
+/** Push `referrers` of the image manifest `subject` to the repository of `ref` (the image is already there). */
+export async function pushReferrers(ref: ImageRef, subject: Descriptor, referrers: ReferrerParts[], opts: ReferrerPushOptions): Promise<ReferrerPushResult> {
+  const { http, client, scopes } = connect(ref, opts);
   let viaApi = true;
   for (const r of referrers) {
     for (const b of r.blobs) {
@@ -62,16 +89,7 @@ export async function pushReferrers(ref: ImageRef, subject: Descriptor, referrer
 
   // No OCI-Subject: pull the referrers list from its tag (404: start empty), add ours, push it back.
   const tag = referrersTag(subject.digest);
-  const url = `/v2/${ref.repository}/manifests/${tag}`;
-  const res = await http.request({ method: 'GET', url, headers: { accept: INDEX_MEDIA_TYPE }, scopes });
-  let list: z.infer<typeof indexSchema> = { manifests: [] };
-  if (res.status === 200) {
-    const parsed = indexSchema.safeParse(await res.json().catch(() => null));
-    if (!parsed.success || (parsed.data.mediaType ?? INDEX_MEDIA_TYPE) !== INDEX_MEDIA_TYPE)
-      throw new MegapakError(`${ref.registry}/${ref.repository}:${tag} holds something other than an image index; the referrers list was not updated`);
-    list = parsed.data;
-  } else if (res.status === 404) await res.body?.cancel();
-  else throw await responseError(`reading the referrers tag ${tag}`, res);
+  const list = (await readIndex(ref, http, scopes, `/v2/${ref.repository}/manifests/${tag}`, `the referrers tag ${tag}`)) ?? { manifests: [] };
   const have = new Set(list.manifests.map((m) => m.digest));
   const missing = referrers.filter((r) => !have.has(r.descriptor.digest));
   if (missing.length) {
