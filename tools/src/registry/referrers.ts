@@ -38,14 +38,8 @@ type ReferrersList = z.infer<typeof indexSchema>;
 
 /** The repository of `ref` through the distribution API, with the push scope. */
 function connect(ref: ImageRef, opts: ReferrerPushOptions): { http: RegistryHttp; client: RegistryClient; scopes: string[] } {
-  const http = new RegistryHttp({
-    registry: ref.registry,
-    apiHost: ref.apiHost,
-    plainHttp: opts.plainHttp,
-    credentials: opts.credentials,
-    retries: opts.retries,
-    backoffMs: opts.backoffMs,
-  });
+  const { plainHttp, credentials, retries, backoffMs } = opts;
+  const http = new RegistryHttp({ registry: ref.registry, apiHost: ref.apiHost, plainHttp, credentials, retries, backoffMs });
   return { http, client: new RegistryClient(ref, http), scopes: [`repository:${ref.repository}:pull,push`] };
 }
 
