@@ -58,15 +58,17 @@ describe('parseDerivations and parseCachePathInfo', () => {
     expect(info.bigParallel).toBe(false);
     const base = (p: string) => p.slice('/nix/store/'.length);
     const later = Object.fromEntries(
-      Object.entries(JSON.parse(raw) as Record<string, { inputDrvs: Record<string, string[]>; outputs: Record<string, { path: string }>; env: Record<string, string> }>).map(([k, v]) => [
-        base(k),
-        {
-          ...v,
-          inputDrvs: Object.fromEntries(Object.entries(v.inputDrvs).map(([d, o]) => [base(d), { outputs: o, dynamicOutputs: {} }])),
-          outputs: { out: { path: base(v.outputs.out!.path) } },
-          env: { ...v.env, requiredSystemFeatures: 'big-parallel' },
-        },
-      ]),
+      Object.entries(JSON.parse(raw) as Record<string, { inputDrvs: Record<string, string[]>; outputs: Record<string, { path: string }>; env: Record<string, string> }>).map(
+        ([k, v]) => [
+          base(k),
+          {
+            ...v,
+            inputDrvs: Object.fromEntries(Object.entries(v.inputDrvs).map(([d, o]) => [base(d), { outputs: o, dynamicOutputs: {} }])),
+            outputs: { out: { path: base(v.outputs.out!.path) } },
+            env: { ...v.env, requiredSystemFeatures: 'big-parallel' },
+          },
+        ],
+      ),
     );
     expect(parseDerivations(JSON.stringify(later), '/nix/store').get(b)).toEqual({ ...info, bigParallel: true });
   });

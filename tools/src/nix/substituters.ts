@@ -6,7 +6,10 @@ const NIX = ['--extra-experimental-features', 'nix-command'];
 /** The binary caches Nix is configured with (`substituters`, extra ones merged), in order. */
 export async function configuredSubstituters(): Promise<string[]> {
   // `show-config` is Nix 2.8's name; 2.19+ calls it `config show` (and may drop the old name).
-  for (const args of [['show-config', '--json'], ['config', 'show', '--json']]) {
+  for (const args of [
+    ['show-config', '--json'],
+    ['config', 'show', '--json'],
+  ]) {
     const r = await execCapture('nix', [...NIX, ...args]);
     if (r.code !== 0) continue;
     const v = (JSON.parse(r.stdout) as { substituters?: { value?: unknown } }).substituters?.value;

@@ -39,9 +39,7 @@ export async function planStack(stack: Stack, progress: Progress, top = 10): Pro
   const inputDrvs = [...new Set([...drvs.values()].flatMap((d) => Object.keys(d.inputDrvs)))].filter((d) => !drvs.has(d));
   for (const [p, info] of await showDerivations(inputDrvs, storeDir)) drvs.set(p, info);
   const narinfo = toFetch.length ? await narInfos(toFetch, await configuredSubstituters(), storeDir) : new Map();
-  const frontiers = stack.layers.map((_, i) =>
-    presentFrontier({ roots: roots[i]!, build: dry[i]!.build, fetch: dry[i]!.fetch }, drvs, (p) => narinfo.get(p)?.references),
-  );
+  const frontiers = stack.layers.map((_, i) => presentFrontier({ roots: roots[i]!, build: dry[i]!.build, fetch: dry[i]!.fetch }, drvs, (p) => narinfo.get(p)?.references));
   const missing = new Set(toFetch);
   for (const d of toBuild) for (const o of Object.values(drvs.get(d)?.outputs ?? {})) if (o) missing.add(o);
   const valid = (p: string) => !missing.has(p) && existsSync(p);
