@@ -118,4 +118,15 @@ program
     }
   });
 
+program
+  .command('check')
+  .description('exit 1 naming every pin that has no hash (or no rev): what a build from committed pins needs')
+  .option('--file <path>', 'the pins file', join(REPO_ROOT, 'nix', 'pins.json'))
+  .action(async (o: { file: string }) => {
+    const pins = await readPins(o.file);
+    const open = Object.entries(pins.pins).filter(([, p]) => !p.hash || (!isFilePin(p) && !p.rev));
+    if (open.length) throw new MegapakError(`${o.file}: ${open.length} pins without a hash: ${open.map(([n]) => n).join(', ')} (pnpm pins update NAME on a machine with network)`);
+    console.log(`every pin in ${o.file} has its hash`);
+  });
+
 await runProgram(program, 'pins');
