@@ -103,6 +103,25 @@ describe('pnpm pins update', () => {
     expect(JSON.parse(await readFile(pinsFile, 'utf8')).pins.torch).toEqual(before);
   });
 
+  it('pnpm pins check names the pins without a hash, and passes once they have one', async () => {
+    const file = join(await tempDir('pins-check'), 'pins.json');
+    const pins = {
+      pins: {
+        w: { type: 'wheel', url: 'https://x.invalid/w.whl', hash: null, evidence: 'none' },
+        g: { type: 'github', owner: 'o', repo: 'r', ref: 'v1', rev: 'a'.repeat(40), hash: null },
+        ok: { type: 'url', url: 'https://x.invalid/f', hash: 'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' },
+      },
+    };
+    await writeFile(file, JSON.stringify(pins));
+    const open = await pinsCli(['check', '--file', file]);
+    expect(open.code).toBe(1);
+    expect(open.stderr.trim()).toBe(`pins: ${file}: 2 pins without a hash: w, g (pnpm pins update NAME on a machine with network)`);
+    pins.pins.w.hash = pins.pins.g.hash = pins.pins.ok.hash as never;
+    await writeFile(file, JSON.stringify(pins));
+    const done = await pinsCli(['check', '--file', file]);
+    expect(done.code, done.stderr).toBe(0);
+  });
+
   it('names an unknown pin and an unreachable source', async () => {
     const unknown = await pinsCli(['update', 'nope', '--file', pinsFile]);
     expect(unknown.code).toBe(1);

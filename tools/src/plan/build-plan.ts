@@ -70,7 +70,9 @@ export function presentFrontier(
       }
     }
   }
-  for (const p of [...needs.fetch, ...needs.build]) out.delete(p);
+  // What is built or fetched is not present (a root among them, say).
+  for (const p of needs.fetch) out.delete(p);
+  for (const d of needs.build) for (const o of Object.values(drvs.get(d)?.outputs ?? {})) if (o) out.delete(o);
   return [...out].sort(byteOrder);
 }
 
