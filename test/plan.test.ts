@@ -71,6 +71,8 @@ describe('megapak plan', () => {
     expect(dry.build.length).toBeGreaterThan(0);
     expect(dry.fetch.length).toBeGreaterThan(0);
     expect(plan.layers.map((l) => l.name)).toEqual(folders.map((f) => `layer-${f.slice(0, 2)}`));
+    expect(Object.keys(plan)).toEqual(['layers']);
+    for (const l of plan.layers) expect(Object.keys(l)).toEqual(['name', 'build', 'fetch', 'present', 'downloadBytes']);
     expect(plan.layers.flatMap((l) => l.build).sort()).toEqual(dry.build);
     expect(plan.layers.flatMap((l) => l.fetch).sort()).toEqual(dry.fetch);
   });
@@ -127,6 +129,10 @@ describe('megapak plan', () => {
     expect(r.stdout).toMatch(/^heaviest builds /m);
     expect(r.stdout.split('\n').filter((l) => /^ {2}layer-\d\d {2}\S+ .*\.drv$/.test(l))).toHaveLength(3);
     expect(r.stdout).toMatch(/^plan: \d+ derivations to build, 0 paths to fetch \(0 B download\), 0 paths present$/m);
+    const md = await megapakOk(['plan', '--stack', fresh.dir, '--markdown'], { env: OFFLINE });
+    expect(md.stdout).toMatch(/^### megapak plan: /);
+    expect(md.stdout).toContain('| layer | build | fetch | download | present |\n|---|--:|--:|--:|--:|\n| layer-01 |');
+    expect(md.stdout).toMatch(/^\| layer-06 \| 2 \| 0 \| 0 B \| 0 \|$/m);
     const bad = await megapak(['plan', '--stack', fresh.dir, '--json', '--markdown']);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe('megapak: plan: give at most one of --json and --markdown');
