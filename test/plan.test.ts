@@ -105,8 +105,11 @@ describe('megapak plan', () => {
     for (const l of plan.layers) for (const p of l.present) expect(existsSync(p), p).toBe(true);
   });
 
-  it('builds and fetches nothing', () => {
+  it('builds and fetches nothing', async () => {
     for (const l of plan.layers) for (const p of l.fetch) expect(existsSync(p), p).toBe(false);
+    const outputs = (await sh('nix-store', ['--query', '--outputs', ...plan.layers.flatMap((l) => l.build)])).stdout.trim().split('\n');
+    expect(outputs.length).toBeGreaterThan(0);
+    for (const p of outputs) expect(existsSync(p), p).toBe(false);
   });
 
   it('megapak build prints the plan in one line before it starts, and a no-change build does not ask for it', async () => {
