@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { requireNixTools } from '../nix/nix.ts';
 import { planStack } from '../pipeline/plan-stack.ts';
-import { planMarkdown, planText } from '../report/plan-text.ts';
+import { planMarkdown, planText, planWarnings } from '../report/plan-text.ts';
 import { UsageError } from '../util/errors.ts';
 import { setup } from './common.ts';
 import { positiveInt } from './options.ts';
@@ -34,6 +34,6 @@ Heaviest builds: those nixpkgs marks big-parallel first, then by number of input
       if (o.json) console.log(JSON.stringify(view.plan, null, 2));
       else if (o.markdown) console.log(planMarkdown(view, `megapak plan: ${env.stack.meta.name ?? 'stack'}:${env.stack.meta.tag ?? 'latest'}`));
       else console.log(planText(view));
-      if (o.json) for (const p of view.unknown) console.error(`warning: nothing makes ${p}`);
+      if (o.json) for (const w of planWarnings(view)) console.error(w);
     });
 }

@@ -1,13 +1,9 @@
-import type { BuildPlan, HeavyBuild } from '../plan/build-plan.ts';
+import type { StackPlan } from '../pipeline/plan-stack.ts';
+import type { BuildPlan } from '../plan/build-plan.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { columns } from './text.ts';
 
-export interface PlanView {
-  plan: BuildPlan;
-  heaviest: HeavyBuild[];
-  unknown: string[];
-  unsized: string[];
-}
+type PlanView = StackPlan;
 
 const HEAVIEST_NOTE = "big-parallel (nixpkgs' mark for its long builds) first, then by number of input derivations; a guess, not a measurement";
 
@@ -22,7 +18,8 @@ export function planTotalLine(plan: BuildPlan): string {
   return `${t.build} derivations to build, ${t.fetch} paths to fetch (${formatBytes(t.downloadBytes)} download), ${t.present} paths present`;
 }
 
-const warnings = (v: PlanView) => [
+/** Paths nothing makes, paths no narinfo sized: `warning:` lines. */
+export const planWarnings = (v: PlanView) => [
   ...(v.unknown.length ? [`warning: ${v.unknown.length} paths that no derivation or substituter makes: ${v.unknown.join(', ')}`] : []),
   ...(v.unsized.length ? [`warning: no narinfo found for ${v.unsized.length} paths to fetch (counted as 0 bytes): ${v.unsized.slice(0, 5).join(', ')}`] : []),
 ];
@@ -38,7 +35,7 @@ export function planText(v: PlanView): string {
     lines.push('', `heaviest builds (${HEAVIEST_NOTE}):`);
     for (const h of v.heaviest) lines.push(`  ${h.layer}  ${h.name}${h.bigParallel ? '  [big-parallel]' : ''}  ${h.drv}`);
   }
-  lines.push('', `plan: ${planTotalLine(v.plan)}`, ...warnings(v));
+  lines.push('', `plan: ${planTotalLine(v.plan)}`, ...planWarnings(v));
   return lines.join('\n');
 }
 
@@ -58,6 +55,6 @@ export function planMarkdown(v: PlanView, title: string): string {
     lines.push('', `Heaviest builds (${HEAVIEST_NOTE}):`, '');
     for (const h of v.heaviest) lines.push(`- ${h.layer}: \`${h.name}\`${h.bigParallel ? ' (big-parallel)' : ''}`);
   }
-  for (const w of warnings(v)) lines.push('', `> ${w}`);
+  for (const w of planWarnings(v)) lines.push('', `> ${w}`);
   return lines.join('\n');
 }
