@@ -84,9 +84,9 @@ export interface StackEval {
  * `instantiate`, the roots' `.drv` files are written to the store too (what a dry run reads).
  */
 export async function evalStack(stackDir: string, layers: LayerFile[], o: { instantiate?: boolean } = {}): Promise<StackEval> {
-  const expr = `${PRELUDE} {
-    roots = map (l: map (r: r.outPath) (rootsOf l)) layers;
-    outputs = map (l: map (r: "\${r.drvPath}!\${r.outputName}") (rootsOf l)) layers;
+  const expr = `${PRELUDE} let layerRoots = map rootsOf layers; in {
+    roots = map (map (r: r.outPath)) layerRoots;
+    outputs = map (map (r: "\${r.drvPath}!\${r.outputName}")) layerRoots;
     config = let f = stackDir + "/nix/config.nix"; in if builtins.pathExists f then import f { inherit pkgs; } else null;
   }`;
   const r = await execCapture('nix-instantiate', ['--eval', '--strict', '--json', ...(o.instantiate ? ['--read-write-mode'] : []), ...stackArgs(stackDir, layers), '-E', expr]);

@@ -35,6 +35,8 @@ export type Pin = z.infer<typeof pin>;
 export type SourcePin = z.infer<typeof sourcePin>;
 export type FilePin = z.infer<typeof filePin>;
 export const isFilePin = (p: Pin): p is FilePin => p.type === 'url' || p.type === 'wheel';
+/** A pin still to fill: no hash, or (a source) no commit. */
+export const isOpen = (p: Pin) => !p.hash || (!isFilePin(p) && !p.rev);
 const file = z.looseObject({ comment: z.string().optional(), pins: z.record(z.string(), pin) });
 export type PinsFile = z.infer<typeof file>;
 

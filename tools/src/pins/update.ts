@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { runProgram } from '../cli/boundary.ts';
 import { REPO_ROOT } from '../util/repo-root.ts';
 import { MegapakError, UsageError } from '../util/errors.ts';
-import { archiveUrlOf, fileNameOf, gitUrlOf, isFilePin, readPins, revFromLsRemote, writePins, type FilePin, type SourcePin } from './pins-file.ts';
+import { archiveUrlOf, fileNameOf, gitUrlOf, isFilePin, isOpen, readPins, revFromLsRemote, writePins, type FilePin, type SourcePin } from './pins-file.ts';
 import { pinFromGit } from './from-git.ts';
 
 $.verbose = false;
@@ -97,8 +97,7 @@ program
       console.log(`${n}: ${p.ref} -> ${rev} ${hash} (from ${o.fromGit})`);
       return;
     }
-    const missing = (p: (typeof pins.pins)[string]) => !p.hash || (!isFilePin(p) && !p.rev);
-    const pending = names.length ? names : Object.keys(pins.pins).filter((n) => o.all || missing(pins.pins[n]!));
+    const pending = names.length ? names : Object.keys(pins.pins).filter((n) => o.all || isOpen(pins.pins[n]!));
     if (!pending.length) console.log(`every pin in ${o.file} has a rev and a hash`);
     for (const n of pending) {
       const p = pins.pins[n]!;
@@ -124,7 +123,7 @@ program
   .option('--file <path>', 'the pins file', join(REPO_ROOT, 'nix', 'pins.json'))
   .action(async (o: { file: string }) => {
     const pins = await readPins(o.file);
-    const open = Object.entries(pins.pins).filter(([, p]) => !p.hash || (!isFilePin(p) && !p.rev));
+    const open = Object.entries(pins.pins).filter(([, p]) => isOpen(p));
     if (open.length) throw new MegapakError(`${o.file}: ${open.length} pins without a hash: ${open.map(([n]) => n).join(', ')} (pnpm pins update NAME on a machine with network)`);
     console.log(`every pin in ${o.file} has its hash`);
   });
