@@ -95,6 +95,14 @@ describe('pnpm pins update', () => {
   });
 
   it('a wheel whose bytes changed behind its URL is an error naming both hashes, and the pin keeps its hash', async () => {
+    // Unchanged bytes: the hash is confirmed and the evidence it was pinned on is kept.
+    const pinned = JSON.parse(await readFile(pinsFile, 'utf8'));
+    pinned.pins.torch.evidence = 'a public lock file';
+    await writeFile(pinsFile, JSON.stringify(pinned));
+    const same = await pinsCli(['update', 'torch', '--file', pinsFile]);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toContain('(the pinned hash, confirmed)');
+    expect(JSON.parse(await readFile(pinsFile, 'utf8')).pins.torch).toEqual(pinned.pins.torch);
     const before = JSON.parse(await readFile(pinsFile, 'utf8')).pins.torch;
     await sh('head -c 50000 /dev/urandom > "torch-2.10.0+cu130-cp314-cp314t-manylinux_2_28_x86_64.whl"', root);
     const r = await pinsCli(['update', 'torch', '--file', pinsFile]);

@@ -42,6 +42,8 @@ async function prefetchFile(name: string, p: FilePin): Promise<{ hash: string; e
   const hash = await toSri(r.stdout.trim().split('\n').pop()!);
   if (p.hash && p.hash !== hash)
     throw new MegapakError(`pin '${name}': ${p.url} now has ${hash}, but the pin records ${p.hash}: the file changed; set its hash to null to accept the new one`);
+  // A hash that was already there and matches keeps the evidence it was pinned on.
+  if (p.hash && p.evidence) return { hash, evidence: p.evidence };
   return { hash, evidence: `nix-prefetch-url of ${p.url} on ${new Date().toISOString().slice(0, 10)}` };
 }
 
@@ -105,7 +107,7 @@ program
         const { hash, evidence } = await prefetchFile(n, p);
         pins.pins[n] = { ...p, hash, evidence };
         await writePins(o.file, pins);
-        console.log(`${n}: ${p.url} ${hash}`);
+        console.log(`${n}: ${p.url} ${hash}${p.hash ? ' (the pinned hash, confirmed)' : ''}`);
         continue;
       }
       const rev = o.all || names.includes(n) || !p.rev ? await resolveRev(n, p) : p.rev;
