@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { megapak, megapakOk, run } from './helpers/cli.ts';
 import { tempDir } from './helpers/fixture.ts';
+import { copyRealStack, standInExpr } from './helpers/real-stack.ts';
 import { deleteSaltedPaths, onlySubstituter, saltedStack } from './helpers/stateless.ts';
+import { writeFile } from 'node:fs/promises';
 
 const NIX = ['--extra-experimental-features', 'nix-command'];
 const OFFLINE = { NIX_CONFIG: 'substituters =' };
@@ -139,5 +141,32 @@ describe('megapak plan', () => {
     const bad = await megapak(['plan', '--stack', fresh.dir, '--json', '--markdown']);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe('megapak: plan: give at most one of --json and --markdown');
+  });
+
+  it('on the real stack (against the stand-in), shows what nix/settings.json changes: wheels or source, test suites or not', async () => {
+    const { dir, standIn, index } = await copyRealStack();
+    const planWith = async (settings: string) => {
+      await writeFile(join(dir, 'nix', 'pkgs.nix'), standInExpr({ standIn, index, settings }));
+      const r = await megapakOk(['plan', '--stack', dir, '--json'], { env: OFFLINE });
+      return JSON.parse(r.stdout) as Plan;
+    };
+    const name = (drv: string) => drv.replace(/^\/nix\/store\/[a-z0-9]{32}-/, '');
+    const [wheels, source, checks] = [await planWith('{ }'), await planWith('{ fromSource = true; }'), await planWith('{ pythonChecks = true; }')];
+    expect(wheels.layers.map((l) => l.name)).toHaveLength(12);
+    // Layer 06: the pinned wheel is fetched and installed; from source, PyTorch's own source is built.
+    expect(wheels.layers[5]!.build.map(name)).toEqual(expect.arrayContaining(['torch-2.10.0+cu130-cp314-cp314t-manylinux_2_28_x86_64.whl.drv']));
+    expect(wheels.layers[5]!.build.map(name)).not.toContain('source-pytorch.drv');
+    expect(source.layers[5]!.build.map(name)).toContain('source-pytorch.drv');
+    expect(
+      source.layers
+        .flatMap((l) => l.build)
+        .map(name)
+        .filter((n) => n.endsWith('.whl.drv')),
+    ).not.toContain('torch-2.10.0+cu130-cp314-cp314t-manylinux_2_28_x86_64.whl.drv');
+    // Test suites on: the same packages, other derivations where doCheck is part of one (in the
+    // stand-in, the packages built through buildPythonPackage: nix/custom.nix's).
+    const all = (p: Plan) => p.layers.flatMap((l) => l.build);
+    expect(all(checks).map(name).sort()).toEqual(all(wheels).map(name).sort());
+    expect(all(checks).filter((d) => !all(wheels).includes(d)).length).toBeGreaterThan(0);
   });
 });
