@@ -5,7 +5,7 @@ import { columns } from './text.ts';
 
 type PlanView = StackPlan;
 
-const HEAVIEST_NOTE = "big-parallel (nixpkgs' mark for its long builds) first, then by number of input derivations; a guess, not a measurement";
+const HEAVIEST_NOTE = 'those nixpkgs marks big-parallel (its long builds) first, then by number of input derivations; a guess, not a measurement';
 
 function totals(plan: BuildPlan) {
   const sum = (f: (l: BuildPlan['layers'][number]) => number) => plan.layers.reduce((s, l) => s + f(l), 0);
