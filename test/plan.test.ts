@@ -56,7 +56,7 @@ describe('megapak plan', () => {
     // Layers 01–03 built and kept; 04–08 built, copied to the cache and deleted here; 09–12 never built.
     const present = (await sh('nix-build', ['--no-out-link', '-E', rootsExpr(stack, folders.slice(0, 3))], OFFLINE)).stdout.trim().split('\n');
     const cached = (await sh('nix-build', ['--no-out-link', '-E', rootsExpr(stack, folders.slice(3, 8))], OFFLINE)).stdout.trim().split('\n');
-    await sh('nix', [...NIX, 'copy', '--to', `file://${cache}`, ...cached], OFFLINE);
+    await sh('nix', [...NIX, 'copy', '--to', `file://${cache}?compression=zstd`, ...cached], OFFLINE);
     const keep = new Set((await sh('nix-store', ['--query', '--requisites', ...present])).stdout.trim().split('\n'));
     const doomed = (await sh('nix-store', ['--query', '--requisites', ...cached])).stdout
       .trim()
