@@ -26,6 +26,7 @@ import { scanCache } from '../cache/scan.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { runProgram } from './boundary.ts';
 import { registerCacheCommand } from './cache.ts';
+import { registerPlanCommand } from './plan.ts';
 import { attachSbomToLayout, pushSbom, registerSbomCommand } from './sbom.ts';
 import { allRecords, builtImage, builtRecords, reportFor, setup } from './common.ts';
 import { collect, positiveInt } from './options.ts';
@@ -255,6 +256,7 @@ program
   });
 
 registerCacheCommand(program);
+registerPlanCommand(program);
 registerSbomCommand(program, stackOption);
 
 await runProgram(program, 'megapak');
