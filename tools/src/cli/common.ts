@@ -19,7 +19,8 @@ export interface Env {
 }
 
 export async function setup(stackDir: string | undefined, gzipWorkers?: string): Promise<Env> {
-  return { stack: await loadStack(stackDir ?? REPO_ROOT), blobs: new BlobStore(cacheDir()), progress: progressFor(), workers: gzipWorkersFrom(gzipWorkers) };
+  const progress = progressFor();
+  return { stack: await loadStack(stackDir ?? REPO_ROOT), blobs: new BlobStore(cacheDir(), (l) => progress.log(l)), progress, workers: gzipWorkersFrom(gzipWorkers) };
 }
 
 /** Every layer's dist/layer.json (read at this edge), or one line saying which layer to build first. */

@@ -48,7 +48,7 @@ async function writeOutputs(
   o: { oci?: string; dockerArchive?: string },
 ): Promise<string> {
   const oci = resolve(o.oci ?? resolve(env.stack.dir, 'out', 'oci'));
-  await writeImageOutputs(image, (d) => env.blobs.blobPath(d), { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
+  await writeImageOutputs(image, (d) => env.blobs.blobPath(d), { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) }, env.blobs.checks);
   return oci;
 }
 

@@ -1,5 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import type { BlobChecks } from '../layer/blob-check.ts';
 import { withTempFile } from '../util/atomic.ts';
 import { sinkOf } from '../util/write.ts';
 import { writeDockerArchive } from './docker-archive.ts';
@@ -20,7 +21,12 @@ export async function writeDockerArchiveFile(image: ImageParts, blobPathOf: (dig
   });
 }
 
-export async function writeImageOutputs(image: ImageParts, blobPathOf: (digest: string) => string, out: { oci?: string; dockerArchive?: string }): Promise<void> {
-  if (out.oci) await writeOciLayout(out.oci, image, blobPathOf);
+export async function writeImageOutputs(
+  image: ImageParts,
+  blobPathOf: (digest: string) => string,
+  out: { oci?: string; dockerArchive?: string },
+  checks?: BlobChecks,
+): Promise<void> {
+  if (out.oci) await writeOciLayout(out.oci, image, blobPathOf, checks);
   if (out.dockerArchive) await writeDockerArchiveFile(image, blobPathOf, out.dockerArchive);
 }

@@ -66,10 +66,12 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Pro
 /**
  * Make a layer's blob again unless the blob store has it (a record restored from a remote
  * cache, say): its store paths are realised when absent (binary caches, else the layer's roots
- * built here) and the blob is checked against the recorded digest. Returns the blob's file.
+ * built here) and the blob is checked against the recorded digest. A blob present but damaged is
+ * evicted and made again. Returns the blob's file.
  */
-export async function ensureRecordBlob(stack: Stack, r: BlobLayerRecord, opts: BlobMakingOptions): Promise<string> {
-  if (!(await opts.blobs.hasBlob(r.digest, r.size))) {
+export async function ensureRecordBlob(stack: Stack, r: BlobLayerRecord, opts: BlobMakingOptions & { rehash?: boolean }): Promise<string> {
+  // The blob store's hand-out check (a full re-hash with `rehash`: a registry said the bytes are wrong).
+  if (!(await opts.blobs.intact(r.digest, r.size, opts.rehash))) {
     const layer = stack.layers.find((l) => l.name === r.name);
     await ensureBlob(
       { what: r.name, storeDir: r.storeDir, paths: r.paths, contentKey: r.contentKey, compression: r.compression },
