@@ -103,10 +103,10 @@ export class BlobStore {
   /**
    * Make a blob: `write` fills a temp file inside the store (same file system as the blobs)
    * and returns its digests (throwing leaves nothing); the blob is then moved into place and
-   * recorded under its content key.
+   * recorded under its content key. `need`: about how many bytes it will take (for a full disk's message).
    */
-  async put(contentKey: string, compression: Compression, write: (tmp: string) => Promise<BlobDigests>): Promise<BlobEntry> {
-    const d = await withTempFile((r: BlobDigests) => this.blobPath(r.digest), write, join(this.root, 'blobs', 'sha256'));
+  async put(contentKey: string, compression: Compression, write: (tmp: string) => Promise<BlobDigests>, need?: number): Promise<BlobEntry> {
+    const d = await withTempFile((r: BlobDigests) => this.blobPath(r.digest), write, join(this.root, 'blobs', 'sha256'), need);
     await this.checks.record(this.blobPath(d.digest), d.digest);
     const entry: BlobEntry = { contentKey, compression, ...d };
     await writeJsonAtomic(this.indexPath(contentKey, compression), entry);

@@ -9,6 +9,7 @@ import { writeOciLayout } from './oci-layout.ts';
 
 /** Write the docker-archive to `file` via a temp file, so a failed write leaves nothing. */
 export async function writeDockerArchiveFile(image: ImageParts, blobPathOf: (digest: string) => string, file: string): Promise<void> {
+  const need = image.layers.reduce((n, l) => n + (l.layer.blob?.diffSize ?? 0), image.config.length);
   await withTempFile(file, async (tmp) => {
     const out = createWriteStream(tmp, { highWaterMark: 4 << 20 });
     try {
@@ -18,7 +19,7 @@ export async function writeDockerArchiveFile(image: ImageParts, blobPathOf: (dig
     } finally {
       out.destroy();
     }
-  });
+  }, undefined, need);
 }
 
 export async function writeImageOutputs(

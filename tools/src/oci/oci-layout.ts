@@ -24,13 +24,17 @@ async function layoutBlobIntact(dest: string, src: string, digest: string, size:
 }
 
 /** Put a blob in place by hardlink (free on one file system) or copy, via temp + rename. */
-async function placeBlob(src: string, dest: string, digest: string, checks?: BlobChecks): Promise<void> {
+async function placeBlob(src: string, dest: string, digest: string, size: number, checks?: BlobChecks): Promise<void> {
   let copied = false;
-  await withTempFile(dest, (tmp) =>
-    link(src, tmp).catch(async () => {
-      copied = true;
-      await copyFile(src, tmp);
-    }),
+  await withTempFile(
+    dest,
+    (tmp) =>
+      link(src, tmp).catch(async () => {
+        copied = true;
+        await copyFile(src, tmp);
+      }),
+    undefined,
+    size,
   );
   if (copied) await checks?.record(dest, digest);
 }
@@ -50,7 +54,7 @@ export async function writeOciLayout(dir: string, image: ImageParts, blobPathOf:
   for (const { descriptor } of image.layers) {
     const dest = join(blobs, hex(descriptor.digest));
     const src = blobPathOf(descriptor.digest);
-    if (!(await layoutBlobIntact(dest, src, descriptor.digest, descriptor.size, checks))) await placeBlob(src, dest, descriptor.digest, checks);
+    if (!(await layoutBlobIntact(dest, src, descriptor.digest, descriptor.size, checks))) await placeBlob(src, dest, descriptor.digest, descriptor.size, checks);
   }
   await writeFileAtomic(join(blobs, hex(image.configDescriptor.digest)), image.config);
   await writeFileAtomic(join(blobs, hex(image.manifestDescriptor.digest)), image.manifest);

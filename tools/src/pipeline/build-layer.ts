@@ -11,6 +11,7 @@ import type { LayerRecord, StorePathInfo } from '../model/vocabulary.ts';
 import type { LayerDef, Stack } from '../stack/stack.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { MegapakError } from '../util/errors.ts';
+import { annotateIoError } from '../util/io-error.ts';
 import type { Progress } from '../util/progress.ts';
 import { readRecord, removeRecord, writeRecord } from './layer-record.ts';
 import { realiseAbsent } from './realise-paths.ts';
@@ -81,7 +82,7 @@ export async function ensureBlob(
           `the store paths' content or the compressor differs from the machine that recorded it`,
       );
     return d;
-  });
+  }, total);
   return { entry, streamed: true };
 }
 
@@ -135,6 +136,7 @@ export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerReco
     await writeRecord(layer, record);
     return { record, streamed };
   } catch (err) {
+    annotateIoError(err, undefined, { what: layer.name });
     // A record that no longer describes layer.nix must not be read by the layers above.
     await removeRecord(layer);
     throw err;
