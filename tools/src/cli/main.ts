@@ -11,6 +11,7 @@ import { assembleImage, buildAllLayers, ensureRecordBlob, imageSpecOf } from '..
 import { buildLayer } from '../pipeline/build-layer.ts';
 import { removeRecord, requireRecord } from '../pipeline/layer-record.ts';
 import { findCredentials } from '../registry/credentials.ts';
+import { checkPushAccess } from '../registry/preflight.ts';
 import { parseImageRef } from '../registry/reference.ts';
 import { pushImage, summaryLine } from '../registry/push.ts';
 import { pushProgressFor } from '../registry/push-progress.ts';
@@ -40,6 +41,8 @@ const workersOption = () =>
   );
 const ociOption = () => new Option('--oci <dir>', 'write an OCI image layout here (default: <stack>/out/oci)');
 const dockerArchiveOption = () => new Option('--docker-archive <file>', 'also write a `docker load` archive');
+const noBuildOption = () =>
+  new Option('--no-build', "never build: stop with one line naming the layers whose dist/layer.json is missing or stale (by default they are rebuilt; records are checked against the sources with one evaluation of the stack)");
 
 /** `build` and `image`: the OCI layout (--oci, default <stack>/out/oci) and, if asked, a docker archive; returns the layout's folder. */
 async function writeOutputs(
@@ -118,21 +121,25 @@ program
 
 program
   .command('image')
-  .description("assemble the image from the layers' dist/layer.json without building them (the `image` task)")
+  .description("assemble the image from the layers' dist/layer.json, checked against the sources first (stale layers are rebuilt; the `image` task)")
   .addOption(stackOption())
   .addOption(ociOption())
   .addOption(dockerArchiveOption())
+  .addOption(compressionOption())
   .addOption(workersOption())
-  .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; gzipWorkers?: string }) => {
+  .addOption(noBuildOption())
+  .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; compression?: string; gzipWorkers?: string; build: boolean }) => {
+    const compression = compressionFrom(o.compression);
     const env = await setup(o.stack, o.gzipWorkers);
-    const image = composeImage(await assembleImage(env.stack, await allRecords(env.stack, 'image'), env));
+    requireNixTools();
+    const image = composeImage(await builtImage(env.stack, { ...env, compression, noBuild: !o.build }));
     const oci = await writeOutputs(image, env, o);
     console.log(`image ${image.ref.name}:${image.ref.tag} ${image.manifestDescriptor.digest}\noci layout: ${oci}`);
   });
 
 program
   .command('push')
-  .description('push the image to an OCI registry without any daemon, making only the blobs it lacks (builds first if a layer was never built)')
+  .description('push the image to an OCI registry without any daemon, making only the blobs it lacks (stale or missing layer records are rebuilt first)')
   .argument('<ref>', 'where to push, e.g. ghcr.io/org/comfyui:cu130 or 127.0.0.1:5000/x:y')
   .addOption(stackOption())
   .option('--plain-http', 'talk HTTP, not HTTPS (a registry on loopback)')
@@ -141,6 +148,7 @@ program
   .addOption(workersOption())
   .option('--concurrency <n>', 'blobs uploaded at once', (v) => positiveInt('--concurrency', v), 3)
   .option('--retries <n>', 'retries per request on 5xx and dropped connections', (v) => positiveInt('--retries', v, true), 5)
+  .addOption(noBuildOption())
   .addHelpText(
     'after',
     `
@@ -160,15 +168,17 @@ zstd push prints one note saying so).
 MEGAPAK_PUSH_CHUNK_MB caps one upload request (default: a blob in one streamed PATCH);
 MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
   )
-  .action(async (refText: string, o: { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; gzipWorkers?: string; concurrency: number; retries: number }) => {
+  .action(async (refText: string, o: { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; gzipWorkers?: string; concurrency: number; retries: number; build: boolean }) => {
     const ref = parseImageRef(refText);
     for (const t of o.tag) parseImageRef(`${ref.registry}/${ref.repository}:${t}`);
     const compression = compressionFrom(o.compression);
     const env = await setup(o.stack, o.gzipWorkers);
     requireNixTools();
+    const credentials = await findCredentials(ref.registry, process.env);
+    await checkPushAccess(ref, { plainHttp: !!o.plainHttp, credentials, retries: o.retries, ...pushTuning() });
     // Registry first: the spec needs only the records; a blob is made (its store paths realised
     // if need be) only when the registry lacks it.
-    const { records, config } = await builtRecords(env.stack, { ...env, compression });
+    const { records, config } = await builtRecords(env.stack, { ...env, compression, registryFirst: true, noBuild: !o.build });
     const image = composeImage(await imageSpecOf(env.stack, records, config));
     const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : [[r.digest, r] as const])));
     if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
@@ -178,7 +188,7 @@ MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
       concurrency: o.concurrency,
       retries: o.retries,
       ...pushTuning(),
-      credentials: await findCredentials(ref.registry, process.env),
+      credentials,
       cacheDir: env.blobs.root,
       blobFile: (d) => ensureRecordBlob(env.stack, byDigest.get(d)!, env),
       progress: pushProgressFor(),
@@ -192,12 +202,13 @@ program
   .addOption(stackOption())
   .addOption(compressionOption())
   .addOption(workersOption())
-  .action(async (o: { stack?: string; compression?: string; gzipWorkers?: string }) => {
+  .addOption(noBuildOption())
+  .action(async (o: { stack?: string; compression?: string; gzipWorkers?: string; build: boolean }) => {
     const compression = compressionFrom(o.compression);
     const env = await setup(o.stack, o.gzipWorkers);
     await requireDockerDaemon();
     requireNixTools();
-    const image = composeImage(await builtImage(env.stack, { ...env, compression }));
+    const image = composeImage(await builtImage(env.stack, { ...env, compression, noBuild: !o.build }));
     console.log(await dockerLoad(image, (d) => env.blobs.blobPath(d)));
   });
 

@@ -18,6 +18,11 @@ import { realiseAbsent } from './realise-paths.ts';
 
 export interface LayerBuildOptions extends BlobMakingOptions {
   compression: Compression;
+  /**
+   * Registry first (push): a layer whose content is what its previous record says keeps that
+   * record's digests without its blob being made here; the push makes it only if the registry lacks it.
+   */
+  registryFirst?: boolean;
 }
 
 export interface BlobMakingOptions {
@@ -127,11 +132,16 @@ export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerReco
     if (delta.length === 0) {
       record = { ...head, empty: true, ...tail, diffId: null, diffSize: null, digest: null, size: null, warnings };
     } else {
-      const expected = previous && !previous.empty && previous.contentKey === key && previous.compression === opts.compression ? previous.digest : undefined;
-      const r = await ensureBlob({ what: layer.name, storeDir, paths: delta, contentKey: key, compression: opts.compression }, { ...opts, expectedDigest: expected });
-      const { diffId, diffSize, digest, size } = r.entry;
-      record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
-      streamed = r.streamed;
+      const same = previous && !previous.empty && previous.contentKey === key && previous.compression === opts.compression ? previous : undefined;
+      if (same && opts.registryFirst) {
+        const { diffId, diffSize, digest, size } = same;
+        record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
+      } else {
+        const r = await ensureBlob({ what: layer.name, storeDir, paths: delta, contentKey: key, compression: opts.compression }, { ...opts, expectedDigest: same?.digest });
+        const { diffId, diffSize, digest, size } = r.entry;
+        record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
+        streamed = r.streamed;
+      }
     }
     await writeRecord(layer, record);
     return { record, streamed };

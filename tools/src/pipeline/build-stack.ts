@@ -23,13 +23,13 @@ export interface StackBuildResult {
  * (only when a root is missing) and one path-info query for the whole stack. Null when any of
  * that fails: the layers are then built one by one, and the first that fails says which and why.
  */
-async function resolveStack(stack: Stack, progress: Progress): Promise<{ layers: ResolvedLayer[]; config: Record<string, unknown> | null } | null> {
+async function resolveStack(stack: Stack, todo: Stack['layers'], progress: Progress): Promise<{ layers: ResolvedLayer[]; config: Record<string, unknown> | null } | null> {
   try {
     progress.step('stack', "evaluating every layer's roots");
-    const { roots, config } = await evalStack(stack.dir, stack.layers);
+    const { roots, config } = await evalStack(stack.dir, todo);
     if (roots.flat().some((p) => !existsSync(p))) {
       progress.step('stack', "building every layer's roots");
-      await buildStackRoots(stack.dir, stack.layers);
+      await buildStackRoots(stack.dir, todo);
     }
     const all = await queryClosure([...new Set(roots.flat())], 'stack');
     const byPath = new Map(all.map((p) => [p.path, p]));
@@ -49,13 +49,18 @@ async function resolveStack(stack: Stack, progress: Progress): Promise<{ layers:
   }
 }
 
-/** Build every layer of the stack in order, each on the records of the ones below (what `megapak build` does without Turborepo). */
-export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Promise<StackBuildResult> {
-  const records: LayerRecord[] = [];
+/**
+ * Build every layer of the stack in order, each on the records of the ones below (what
+ * `megapak build` does without Turborepo). `keep`: records of the lowest layers known to be
+ * fresh (pipeline/stale-records.ts), used as they are: only the layers above them are built.
+ */
+export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions, keep: LayerRecord[] = []): Promise<StackBuildResult> {
+  const records: LayerRecord[] = [...keep];
   const streamed: string[] = [];
   for (const w of layerCountWarning(stack.layers.length)) opts.progress.log(`warning: ${w}`);
-  const resolved = await resolveStack(stack, opts.progress);
-  for (const [i, layer] of stack.layers.entries()) {
+  const todo = stack.layers.slice(keep.length);
+  const resolved = await resolveStack(stack, todo, opts.progress);
+  for (const [i, layer] of todo.entries()) {
     const r = await buildLayer(stack, layer, records, opts, resolved?.layers[i]);
     records.push(r.record);
     if (r.streamed) streamed.push(layer.name);
