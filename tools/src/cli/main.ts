@@ -190,7 +190,8 @@ MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
       ...pushTuning(),
       credentials,
       cacheDir: env.blobs.root,
-      blobFile: (d) => ensureRecordBlob(env.stack, byDigest.get(d)!, env),
+      blobFile: (d, rehash) => ensureRecordBlob(env.stack, byDigest.get(d)!, { ...env, rehash }),
+      log: (l) => env.progress.log(l),
       progress: pushProgressFor(),
     });
     console.log(summaryLine(summary));
