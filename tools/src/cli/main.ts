@@ -42,7 +42,10 @@ const workersOption = () =>
 const ociOption = () => new Option('--oci <dir>', 'write an OCI image layout here (default: <stack>/out/oci)');
 const dockerArchiveOption = () => new Option('--docker-archive <file>', 'also write a `docker load` archive');
 const noBuildOption = () =>
-  new Option('--no-build', "never build: stop with one line naming the layers whose dist/layer.json is missing or stale (by default they are rebuilt; records are checked against the sources with one evaluation of the stack)");
+  new Option(
+    '--no-build',
+    'never build: stop with one line naming the layers whose dist/layer.json is missing or stale (by default they are rebuilt; records are checked against the sources with one evaluation of the stack)',
+  );
 
 /** `build` and `image`: the OCI layout (--oci, default <stack>/out/oci) and, if asked, a docker archive; returns the layout's folder. */
 async function writeOutputs(
@@ -166,36 +169,47 @@ Compression: gzip pulls everywhere; zstd layers pull with Docker ≥ 23 / contai
 and podman, while Docker 20.10 and older fail with "archive/tar: invalid tar header" (a
 zstd push prints one note saying so).
 MEGAPAK_PUSH_CHUNK_MB caps one upload request (default: a blob in one streamed PATCH);
-MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
+MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling); MEGAPAK_REGISTRY_IDLE_S
+drops and retries a request that moves no byte for that long (default 60).
+Before any build, the registry is pinged and an upload session opened and cancelled: a wrong
+host, port or password fails in seconds. Records are checked against the sources first (one
+evaluation of the stack); stale layers are rebuilt, or --no-build names them and stops.
+A blob the registry rejects as not matching its digest is re-hashed (evicted and made again
+if damaged) and uploaded once more.`,
   )
-  .action(async (refText: string, o: { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; gzipWorkers?: string; concurrency: number; retries: number; build: boolean }) => {
-    const ref = parseImageRef(refText);
-    for (const t of o.tag) parseImageRef(`${ref.registry}/${ref.repository}:${t}`);
-    const compression = compressionFrom(o.compression);
-    const env = await setup(o.stack, o.gzipWorkers);
-    requireNixTools();
-    const credentials = await findCredentials(ref.registry, process.env);
-    await checkPushAccess(ref, { plainHttp: !!o.plainHttp, credentials, retries: o.retries, ...pushTuning() });
-    // Registry first: the spec needs only the records; a blob is made (its store paths realised
-    // if need be) only when the registry lacks it.
-    const { records, config } = await builtRecords(env.stack, { ...env, compression, registryFirst: true, noBuild: !o.build });
-    const image = composeImage(await imageSpecOf(env.stack, records, config));
-    const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : [[r.digest, r] as const])));
-    if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
-    const summary = await pushImage(image, ref, {
-      plainHttp: !!o.plainHttp,
-      tags: o.tag,
-      concurrency: o.concurrency,
-      retries: o.retries,
-      ...pushTuning(),
-      credentials,
-      cacheDir: env.blobs.root,
-      blobFile: (d, rehash) => ensureRecordBlob(env.stack, byDigest.get(d)!, { ...env, rehash }),
-      log: (l) => env.progress.log(l),
-      progress: pushProgressFor(),
-    });
-    console.log(summaryLine(summary));
-  });
+  .action(
+    async (
+      refText: string,
+      o: { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; gzipWorkers?: string; concurrency: number; retries: number; build: boolean },
+    ) => {
+      const ref = parseImageRef(refText);
+      for (const t of o.tag) parseImageRef(`${ref.registry}/${ref.repository}:${t}`);
+      const compression = compressionFrom(o.compression);
+      const env = await setup(o.stack, o.gzipWorkers);
+      requireNixTools();
+      const credentials = await findCredentials(ref.registry, process.env);
+      await checkPushAccess(ref, { plainHttp: !!o.plainHttp, credentials, retries: o.retries, ...pushTuning() });
+      // Registry first: the spec needs only the records; a blob is made (its store paths realised
+      // if need be) only when the registry lacks it.
+      const { records, config } = await builtRecords(env.stack, { ...env, compression, registryFirst: true, noBuild: !o.build });
+      const image = composeImage(await imageSpecOf(env.stack, records, config));
+      const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : [[r.digest, r] as const])));
+      if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
+      const summary = await pushImage(image, ref, {
+        plainHttp: !!o.plainHttp,
+        tags: o.tag,
+        concurrency: o.concurrency,
+        retries: o.retries,
+        ...pushTuning(),
+        credentials,
+        cacheDir: env.blobs.root,
+        blobFile: (d, rehash) => ensureRecordBlob(env.stack, byDigest.get(d)!, { ...env, rehash }),
+        log: (l) => env.progress.log(l),
+        progress: pushProgressFor(),
+      });
+      console.log(summaryLine(summary));
+    },
+  );
 
 program
   .command('load')

@@ -10,16 +10,21 @@ import { writeOciLayout } from './oci-layout.ts';
 /** Write the docker-archive to `file` via a temp file, so a failed write leaves nothing. */
 export async function writeDockerArchiveFile(image: ImageParts, blobPathOf: (digest: string) => string, file: string): Promise<void> {
   const need = image.layers.reduce((n, l) => n + (l.layer.blob?.diffSize ?? 0), image.config.length);
-  await withTempFile(file, async (tmp) => {
-    const out = createWriteStream(tmp, { highWaterMark: 4 << 20 });
-    try {
-      await writeDockerArchive(image, blobPathOf, sinkOf(out));
-      out.end();
-      await once(out, 'finish');
-    } finally {
-      out.destroy();
-    }
-  }, undefined, need);
+  await withTempFile(
+    file,
+    async (tmp) => {
+      const out = createWriteStream(tmp, { highWaterMark: 4 << 20 });
+      try {
+        await writeDockerArchive(image, blobPathOf, sinkOf(out));
+        out.end();
+        await once(out, 'finish');
+      } finally {
+        out.destroy();
+      }
+    },
+    undefined,
+    need,
+  );
 }
 
 export async function writeImageOutputs(

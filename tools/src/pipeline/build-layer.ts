@@ -66,28 +66,33 @@ export async function ensureBlob(
     opts,
   );
   const total = c.paths.reduce((s, p) => s + p.narSize, 0);
-  const entry = await opts.blobs.put(c.contentKey, c.compression, async (tmp) => {
-    opts.progress.streamStart(c.what, total);
-    const d = await writeBlob(
-      tmp,
-      c.compression,
-      (sink) =>
-        writeLayerTar(
-          c.storeDir,
-          c.paths.map((p) => p.path),
-          sink,
-          (n) => opts.progress.streamBytes(n),
-        ),
-      opts,
-    );
-    opts.progress.streamEnd(c.what, d.size);
-    if (opts.expectedDigest && d.digest !== opts.expectedDigest)
-      throw new MegapakError(
-        `${c.what}: the blob made again from the Nix store has digest ${d.digest}, but dist/layer.json records ${opts.expectedDigest}; ` +
-          `the store paths' content or the compressor differs from the machine that recorded it`,
+  const entry = await opts.blobs.put(
+    c.contentKey,
+    c.compression,
+    async (tmp) => {
+      opts.progress.streamStart(c.what, total);
+      const d = await writeBlob(
+        tmp,
+        c.compression,
+        (sink) =>
+          writeLayerTar(
+            c.storeDir,
+            c.paths.map((p) => p.path),
+            sink,
+            (n) => opts.progress.streamBytes(n),
+          ),
+        opts,
       );
-    return d;
-  }, total);
+      opts.progress.streamEnd(c.what, d.size);
+      if (opts.expectedDigest && d.digest !== opts.expectedDigest)
+        throw new MegapakError(
+          `${c.what}: the blob made again from the Nix store has digest ${d.digest}, but dist/layer.json records ${opts.expectedDigest}; ` +
+            `the store paths' content or the compressor differs from the machine that recorded it`,
+        );
+      return d;
+    },
+    total,
+  );
   return { entry, streamed: true };
 }
 

@@ -16,6 +16,8 @@ export interface PushOptions {
   concurrency: number;
   retries: number;
   backoffMs: number;
+  /** See RegistryHttpOptions.idleTimeoutMs. */
+  idleTimeoutMs?: number;
   /** Bytes per upload request (MEGAPAK_PUSH_CHUNK_MB); unset: a blob goes in one streamed PATCH. */
   chunkSize?: number;
   /** From findCredentials (read by the CLI); none means anonymous. */
@@ -61,6 +63,7 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
     credentials: opts.credentials,
     retries: opts.retries,
     backoffMs: opts.backoffMs,
+    idleTimeoutMs: opts.idleTimeoutMs,
   });
   if (ref.digest && ref.digest !== image.manifestDescriptor.digest)
     throw new MegapakError(`${formatRef(ref)} names digest ${ref.digest}, but the built image is ${image.manifestDescriptor.digest}`, 'usage');
