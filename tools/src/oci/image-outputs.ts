@@ -14,6 +14,7 @@ export async function writeDockerArchiveFile(image: ImageParts, blobPathOf: (dig
     file,
     async (tmp) => {
       const out = createWriteStream(tmp, { highWaterMark: 4 << 20 });
+      out.on('error', () => {}); // a failed write (a full disk) fails the next write to the sink, which names it
       try {
         await writeDockerArchive(image, blobPathOf, sinkOf(out));
         out.end();

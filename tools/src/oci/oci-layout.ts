@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { copyFile, link, mkdir, stat } from 'node:fs/promises';
+import { copyFile, link, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { withTempFile, writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
+import { makeDir, withTempFile, writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
 import type { BlobChecks } from '../layer/blob-check.ts';
 import { readJsonFile } from '../util/json-file.ts';
 import { INDEX_MEDIA_TYPE, type Descriptor, type ImageParts } from './image.ts';
@@ -50,7 +50,7 @@ const indexSchema = z.object({
  */
 export async function writeOciLayout(dir: string, image: ImageParts, blobPathOf: (digest: string) => string, checks?: BlobChecks): Promise<void> {
   const blobs = join(dir, 'blobs', 'sha256');
-  await mkdir(blobs, { recursive: true });
+  await makeDir(blobs);
   for (const { descriptor } of image.layers) {
     const dest = join(blobs, hex(descriptor.digest));
     const src = blobPathOf(descriptor.digest);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { annotateIoError } from './io-error.ts';
@@ -7,6 +8,22 @@ import { trackTemp, untrackTemp } from './temp-files.ts';
 /** A temp name beside `target`, so the final rename stays on one file system (atomic). */
 export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/**
+ * mkdir -p whose failure is the real one: Node's recursive mkdir answers ENOENT where the
+ * first missing folder cannot be made (a read-only file system, no permission).
+ */
+export async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    let first = dir;
+    while (!existsSync(dirname(first)) && dirname(first) !== first) first = dirname(first);
+    await mkdir(first); // throws EROFS, EACCES, …
+    throw err;
+  }
 }
 
 /**
@@ -23,7 +40,7 @@ export async function withTempFile<T>(target: string | ((result: T) => string | 
   const tmp = tempPathFor(typeof target === 'string' ? target : join(dir, 'incoming'));
   trackTemp(tmp);
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDir(dir);
     const result = await write(tmp);
     const dest = typeof target === 'string' ? target : target(result);
     if (dest !== undefined) await rename(tmp, dest);

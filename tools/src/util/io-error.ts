@@ -7,7 +7,7 @@ import { formatBytes } from './bytes.ts';
 // stream write names no path ("ENOSPC: no space left on device, write"), so the write sites
 // (util/atomic.ts) attach the file they were writing and what it needed.
 
-type IoErr = NodeJS.ErrnoException & { dest?: string; megapakWhat?: string; megapakNeed?: number; megapakWritten?: number };
+type IoErr = NodeJS.ErrnoException & { dest?: string; megapakPath?: string; megapakWhat?: string; megapakNeed?: number; megapakWritten?: number };
 
 const WHAT: Record<string, string> = {
   ENOSPC: 'no space left on device',
@@ -28,7 +28,8 @@ export function isIoError(err: unknown): err is IoErr {
 /** Give an I/O error the path it happened at (when Node named none) and what the write needed. */
 export function annotateIoError(err: unknown, path: string | undefined, o: { what?: string; need?: number; written?: number } = {}): void {
   if (!isIoError(err)) return;
-  if (path !== undefined) err.path ??= path;
+  // The file being written, not a temp name that is gone by the time the line is read.
+  if (path !== undefined) err.megapakPath ??= path;
   if (o.what !== undefined) err.megapakWhat ??= o.what;
   if (o.need !== undefined) err.megapakNeed ??= o.need;
   if (o.written !== undefined) err.megapakWritten ??= o.written;
@@ -50,7 +51,7 @@ function freeBytes(path: string): number | undefined {
 export function ioErrorLine(err: unknown): string | undefined {
   if (!isIoError(err)) return undefined;
   // copyfile, link, rename: the destination is where the room or the permission was lacking.
-  const path = err.dest ?? err.path;
+  const path = err.megapakPath ?? err.dest ?? err.path;
   const where = path ? `${err.syscall ? `${err.syscall} ` : ''}${path}` : (err.syscall ?? 'a file');
   let line = `${err.megapakWhat ? `${err.megapakWhat}: ` : ''}${WHAT[err.code!]}: ${where}`;
   if ((err.code === 'ENOSPC' || err.code === 'EDQUOT') && path) {
