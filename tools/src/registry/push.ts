@@ -101,7 +101,7 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
     const reason = (results[failed] as PromiseRejectedResult).reason;
     const msg = reason instanceof Error ? reason.message : String(reason);
     throw new MegapakError(
-      `push to ${formatRef(ref)} failed at ${what[failed]!.label}: ${msg}\nno manifest was pushed; run the push again to upload what is still missing`,
+      `push to ${formatRef(ref)} failed at ${what[failed]!.label}: ${msg.replace(/; no manifest was pushed$/, '')}; no manifest was pushed; run the push again to upload what is still missing`,
       reason instanceof MegapakError ? reason.kind : 'failed',
     );
   };
