@@ -28,13 +28,16 @@ export async function setup(stackDir: string | undefined, gzipWorkers?: string):
 /** Every layer's dist/layer.json (read at this edge), or one line saying which layer to build first. */
 export const allRecords = (stack: Stack, what: string): Promise<LayerRecord[]> => requireRecords(stack.layers, what);
 
+/** `noBuild`: stop at stale records; `anyCompression`: records of any compression are fresh (`compression` is then only for rebuilding). */
+type BuiltOptions = LayerBuildOptions & { noBuild?: boolean; anyCompression?: boolean };
+
 /**
  * The layers' records, checked against the current sources first (one evaluation of the
  * stack; pipeline/stale-records.ts). Stale or missing ones are rebuilt, from the first stale
  * layer up, the ones below used as they are; with `noBuild`, one line names them instead.
  */
-export async function builtRecords(stack: Stack, opts: LayerBuildOptions & { noBuild?: boolean }): Promise<Pick<StackBuildResult, 'records' | 'config'>> {
-  const check = await checkRecords(stack, opts.compression);
+export async function builtRecords(stack: Stack, opts: BuiltOptions): Promise<Pick<StackBuildResult, 'records' | 'config'>> {
+  const check = await checkRecords(stack, opts.anyCompression ? undefined : opts.compression);
   if (!check.stale.length) return { records: check.fresh, config: check.config };
   if (opts.noBuild) throw new MegapakError(`stale layer records (--no-build): ${staleLine(check.stale)}; run megapak build, or leave out --no-build`);
   opts.progress.log(`stale: ${staleLine(check.stale)}; building from ${stack.layers[check.fresh.length]!.name} up (the layers above re-check their delta)`);
@@ -42,7 +45,7 @@ export async function builtRecords(stack: Stack, opts: LayerBuildOptions & { noB
 }
 
 /** The image spec as built, with every blob in the blob store. */
-export async function builtImage(stack: Stack, opts: LayerBuildOptions & { noBuild?: boolean }): Promise<ImageSpec> {
+export async function builtImage(stack: Stack, opts: BuiltOptions): Promise<ImageSpec> {
   const { records, config } = await builtRecords(stack, opts);
   return assembleImage(stack, records, opts, config);
 }

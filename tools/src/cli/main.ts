@@ -29,7 +29,7 @@ import { runProgram } from './boundary.ts';
 import { registerCacheCommand } from './cache.ts';
 import { allRecords, builtImage, builtRecords, reportFor, setup } from './common.ts';
 import { collect, positiveInt } from './options.ts';
-import { cacheDir, compressionFrom, gzipWorkersFrom, pushTuning } from './settings.ts';
+import { cacheDir, compressionAsked, compressionFrom, gzipWorkersFrom, pushTuning } from './settings.ts';
 import { MAX_GZIP_WORKERS } from '../util/parallel-gzip.ts';
 
 const stackOption = (dflt = 'the repository root') => new Option('--stack <dir>', `the stack folder: nix/pkgs.nix and layers/NN-name/layer.nix (default: ${dflt})`);
@@ -135,7 +135,8 @@ program
     const compression = compressionFrom(o.compression);
     const env = await setup(o.stack, o.gzipWorkers);
     requireNixTools();
-    const image = composeImage(await builtImage(env.stack, { ...env, compression, noBuild: !o.build }));
+    // Records of any compression do unless one was asked for (the `image` task has MEGAPAK_COMPRESSION).
+    const image = composeImage(await builtImage(env.stack, { ...env, compression, noBuild: !o.build, anyCompression: !compressionAsked(o.compression) }));
     const oci = await writeOutputs(image, env, o);
     console.log(`image ${image.ref.name}:${image.ref.tag} ${image.manifestDescriptor.digest}\noci layout: ${oci}`);
   });

@@ -11,6 +11,9 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.MEGAPAK_CACHE_DIR || join(homedir(), '.cache', 'megapak');
 }
 
+/** Whether a compression was asked for at all (`--compression` or MEGAPAK_COMPRESSION). */
+export const compressionAsked = (option: string | undefined, env: NodeJS.ProcessEnv = process.env): boolean => (option ?? env.MEGAPAK_COMPRESSION) !== undefined;
+
 /** `--compression` beats MEGAPAK_COMPRESSION (the form Turborepo passes); gzip by default. */
 export function compressionFrom(option: string | undefined, env: NodeJS.ProcessEnv = process.env): Compression {
   return parseCompression(option ?? env.MEGAPAK_COMPRESSION ?? 'gzip');
