@@ -52,7 +52,8 @@ export function ioErrorLine(err: unknown): string | undefined {
   if (!isIoError(err)) return undefined;
   // copyfile, link, rename: the destination is where the room or the permission was lacking.
   const path = err.megapakPath ?? err.dest ?? err.path;
-  const where = path ? `${err.syscall ? `${err.syscall} ` : ''}${path}` : (err.syscall ?? 'a file');
+  const syscall = err.syscall?.split(' ')[0]; // 'spawn nix' names its program itself
+  const where = path ? `${syscall ? `${syscall} ` : ''}${path}` : (syscall ?? 'a file');
   let line = `${err.megapakWhat ? `${err.megapakWhat}: ` : ''}${WHAT[err.code!]}: ${where}`;
   if ((err.code === 'ENOSPC' || err.code === 'EDQUOT') && path) {
     const free = freeBytes(path);
