@@ -75,7 +75,8 @@ Environment:
   NIX_CONFIG           passed to Nix, e.g. 'substituters =' on a machine without network
 
 Exit codes: 0 done; 1 a build, push or check failed (the message names the layer, path or
-registry); 2 bad usage, a folder that is not a stack, a malformed JSON file (named), or a
+registry; a full disk names the path, the bytes needed and free; MEGAPAK_DEBUG=1 shows the
+stack of an unexpected error); 2 bad usage, a folder that is not a stack, a malformed JSON file (named), or a
 missing tool; 130 / 143 interrupted (SIGINT / SIGTERM), temp files of the work removed.`,
   );
 
@@ -128,7 +129,11 @@ program
   .addOption(stackOption())
   .addOption(ociOption())
   .addOption(dockerArchiveOption())
-  .addOption(compressionOption())
+  .addOption(
+    new Option('--compression <kind>', 'records made with another compression count as stale and are rebuilt with this one (default: $MEGAPAK_COMPRESSION; unset: any)').choices(
+      COMPRESSIONS,
+    ),
+  )
   .addOption(workersOption())
   .addOption(noBuildOption())
   .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; compression?: string; gzipWorkers?: string; build: boolean }) => {
