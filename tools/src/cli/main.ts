@@ -76,8 +76,9 @@ Environment:
 
 Exit codes: 0 done; 1 a build, push or check failed (the message names the layer, path or
 registry; a full disk names the path, the bytes needed and free; MEGAPAK_DEBUG=1 shows the
-stack of an unexpected error); 2 bad usage, a folder that is not a stack, a malformed JSON file (named), or a
-missing tool; 130 / 143 interrupted (SIGINT / SIGTERM), temp files of the work removed.`,
+stack of an unexpected error); 2 bad usage, a folder that is not a stack, a malformed JSON
+file (named), or a missing tool; 130 / 143 interrupted (SIGINT / SIGTERM), temp files of the
+work removed.`,
   );
 
 program
