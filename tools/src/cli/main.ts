@@ -27,6 +27,7 @@ import { scanCache } from '../cache/scan.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { runProgram } from './boundary.ts';
 import { registerCacheCommand } from './cache.ts';
+import { registerPlanCommand } from './plan.ts';
 import { allRecords, builtImage, builtRecords, reportFor, setup } from './common.ts';
 import { collect, positiveInt } from './options.ts';
 import { cacheDir, compressionAsked, compressionFrom, gzipWorkersFrom, pushTuning } from './settings.ts';
@@ -273,5 +274,6 @@ program
   });
 
 registerCacheCommand(program);
+registerPlanCommand(program);
 
 await runProgram(program, 'megapak');

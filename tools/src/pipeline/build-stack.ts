@@ -9,6 +9,7 @@ import { MegapakError } from '../util/errors.ts';
 import type { Progress } from '../util/progress.ts';
 import { buildLayer, ensureBlob, type BlobMakingOptions, type LayerBuildOptions, type ResolvedLayer } from './build-layer.ts';
 import { checkConfigPaths, mergeConfig } from './image-config.ts';
+import { planSummaryLine } from './plan-stack.ts';
 
 export interface StackBuildResult {
   records: LayerRecord[];
@@ -28,6 +29,8 @@ async function resolveStack(stack: Stack, todo: Stack['layers'], progress: Progr
     progress.step('stack', "evaluating every layer's roots");
     const { roots, config } = await evalStack(stack.dir, todo);
     if (roots.flat().some((p) => !existsSync(p))) {
+      // Only here, so a no-change build pays nothing for it.
+      progress.log(await planSummaryLine(stack).catch((e: Error) => `plan: ${e.message}`));
       progress.step('stack', "building every layer's roots");
       await buildStackRoots(stack.dir, todo);
     }
