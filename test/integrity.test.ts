@@ -66,6 +66,12 @@ describe('integrity', () => {
     expect(await sha256(storeBlob(big().digest!))).toBe(big().digest);
   });
 
+  it('linking a blob into a new layout re-stamps it: the next use is a stat, not a re-hash', async () => {
+    const checks = new BlobChecks(join(cache, 'checks'));
+    await megapakOk(['build', '--stack', stack, '--oci', join(await tempDir('integrity-new-oci'), 'oci')], { env: env() });
+    for (const r of records) if (!r.empty) expect(await checks.unchanged(storeBlob(r.digest!), r.digest!, r.size!), r.name).toBe(true);
+  });
+
   it('a layout blob damaged through its hard link never reaches a later push or build', async () => {
     const layoutBlob = join(cache, 'oci', 'blobs', 'sha256', big().digest!.slice(7));
     expect((await stat(layoutBlob)).ino).toBe((await stat(storeBlob(big().digest!))).ino); // layouts hard-link the store's file

@@ -36,7 +36,10 @@ async function placeBlob(src: string, dest: string, digest: string, size: number
     undefined,
     size,
   );
-  if (copied) await checks?.record(dest, digest);
+  // A copy gets its own stamp. A new hard link (and the rename) changed the change time of
+  // the store's inode, which was checked just before: stamp it again, or the next use of the
+  // blob would re-hash it in full.
+  await checks?.record(copied ? dest : src, digest);
 }
 
 const indexSchema = z.object({
