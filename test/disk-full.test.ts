@@ -1,12 +1,12 @@
-// A full disk (a 40 MB tmpfs) at each write site, and a read-only one: one line naming the path
+// A full disk (a 40 MB tmpfs) at each write site, a read-only one and a folder without permission: one line naming the path
 // and the bytes needed and free, exit 1, no temp file left, the blob store and the layout
 // consistent; with room again, a re-run gives the clean build's digests.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { chown, mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { megapak, megapakOk, run, type RunResult } from './helpers/cli.ts';
+import { megapak, megapakOk, REPO, run, type RunResult } from './helpers/cli.ts';
 import { copyFixtureStack, tempDir } from './helpers/fixture.ts';
 import { mountTmpfs, type Tmpfs } from './helpers/tmpfs.ts';
 
@@ -104,6 +104,18 @@ describe('a full or read-only disk at each write site', () => {
     await run('rm', [join(fs.dir, 'filler')]);
     const again = await megapakOk(['build', '--stack', join(fs.dir, 'stack'), '--oci', join(await tempDir('full-oci'), 'oci')], { env: env({ MEGAPAK_CACHE_DIR: cache }) });
     expect(imageDigest(again.stdout)).toBe(clean);
+  });
+
+  it('no permission on the OCI layout folder: one line naming it', async () => {
+    const dir = join(await tempDir('eacces'), 'theirs');
+    await mkdir(dir, { mode: 0o755 });
+    await chown(dir, 65534, 65534);
+    // Root without CAP_DAC_OVERRIDE: a folder another user owns is as closed to it as to anyone.
+    const noOverride = ['--inh-caps=-dac_override,-dac_read_search', '--bounding-set=-dac_override,-dac_read_search', '--'];
+    const r = await run('setpriv', [...noOverride, process.execPath, join(REPO, 'tools/bin/megapak.js'), 'build', '--stack', await copyFixtureStack(), '--oci', join(dir, 'oci')], {
+      env: env({ MEGAPAK_CACHE_DIR: cache }),
+    });
+    expectOneLine(r, new RegExp(`^megapak: permission denied: mkdir ${dir}/oci$`));
   });
 
   it('a read-only blob store: one line naming it', async () => {
