@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chown, mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { megapak, megapakOk, REPO, run, type RunResult } from './helpers/cli.ts';
 import { copyFixtureStack, tempDir } from './helpers/fixture.ts';
 import { mountTmpfs, type Tmpfs } from './helpers/tmpfs.ts';
@@ -43,15 +43,17 @@ function expectOneLine(r: RunResult, line: RegExp): void {
 describe('a full or read-only disk at each write site', () => {
   let cache: string;
   let clean: string;
-  let fs: Tmpfs;
+  let fs: Tmpfs | undefined;
 
   beforeAll(async () => {
     cache = await tempDir('full-cache');
     const r = await megapakOk(['build', '--stack', await copyFixtureStack(), '--oci', join(cache, 'oci')], { env: env({ MEGAPAK_CACHE_DIR: cache }) });
     clean = imageDigest(r.stdout);
   });
-  afterEach(async () => fs?.unmount());
-  afterAll(() => undefined);
+  afterEach(async () => {
+    await fs?.unmount();
+    fs = undefined;
+  });
 
   it('the blob store ($MEGAPAK_CACHE_DIR on a 40 MB tmpfs): the gzip threads fail into one line', async () => {
     fs = await mountTmpfs('40M');
