@@ -11,12 +11,18 @@ import type { LayerRecord, StorePathInfo } from '../model/vocabulary.ts';
 import type { LayerDef, Stack } from '../stack/stack.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { MegapakError } from '../util/errors.ts';
+import { annotateIoError } from '../util/io-error.ts';
 import type { Progress } from '../util/progress.ts';
 import { readRecord, removeRecord, writeRecord } from './layer-record.ts';
 import { realiseAbsent } from './realise-paths.ts';
 
 export interface LayerBuildOptions extends BlobMakingOptions {
   compression: Compression;
+  /**
+   * Registry first (push): a layer whose content is what its previous record says keeps that
+   * record's digests without its blob being made here; the push makes it only if the registry lacks it.
+   */
+  registryFirst?: boolean;
 }
 
 export interface BlobMakingOptions {
@@ -60,28 +66,33 @@ export async function ensureBlob(
     opts,
   );
   const total = c.paths.reduce((s, p) => s + p.narSize, 0);
-  const entry = await opts.blobs.put(c.contentKey, c.compression, async (tmp) => {
-    opts.progress.streamStart(c.what, total);
-    const d = await writeBlob(
-      tmp,
-      c.compression,
-      (sink) =>
-        writeLayerTar(
-          c.storeDir,
-          c.paths.map((p) => p.path),
-          sink,
-          (n) => opts.progress.streamBytes(n),
-        ),
-      opts,
-    );
-    opts.progress.streamEnd(c.what, d.size);
-    if (opts.expectedDigest && d.digest !== opts.expectedDigest)
-      throw new MegapakError(
-        `${c.what}: the blob made again from the Nix store has digest ${d.digest}, but dist/layer.json records ${opts.expectedDigest}; ` +
-          `the store paths' content or the compressor differs from the machine that recorded it`,
+  const entry = await opts.blobs.put(
+    c.contentKey,
+    c.compression,
+    async (tmp) => {
+      opts.progress.streamStart(c.what, total);
+      const d = await writeBlob(
+        tmp,
+        c.compression,
+        (sink) =>
+          writeLayerTar(
+            c.storeDir,
+            c.paths.map((p) => p.path),
+            sink,
+            (n) => opts.progress.streamBytes(n),
+          ),
+        opts,
       );
-    return d;
-  });
+      opts.progress.streamEnd(c.what, d.size);
+      if (opts.expectedDigest && d.digest !== opts.expectedDigest)
+        throw new MegapakError(
+          `${c.what}: the blob made again from the Nix store has digest ${d.digest}, but dist/layer.json records ${opts.expectedDigest}; ` +
+            `the store paths' content or the compressor differs from the machine that recorded it`,
+        );
+      return d;
+    },
+    total,
+  );
   return { entry, streamed: true };
 }
 
@@ -126,15 +137,21 @@ export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerReco
     if (delta.length === 0) {
       record = { ...head, empty: true, ...tail, diffId: null, diffSize: null, digest: null, size: null, warnings };
     } else {
-      const expected = previous && !previous.empty && previous.contentKey === key && previous.compression === opts.compression ? previous.digest : undefined;
-      const r = await ensureBlob({ what: layer.name, storeDir, paths: delta, contentKey: key, compression: opts.compression }, { ...opts, expectedDigest: expected });
-      const { diffId, diffSize, digest, size } = r.entry;
-      record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
-      streamed = r.streamed;
+      const same = previous && !previous.empty && previous.contentKey === key && previous.compression === opts.compression ? previous : undefined;
+      if (same && opts.registryFirst) {
+        const { diffId, diffSize, digest, size } = same;
+        record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
+      } else {
+        const r = await ensureBlob({ what: layer.name, storeDir, paths: delta, contentKey: key, compression: opts.compression }, { ...opts, expectedDigest: same?.digest });
+        const { diffId, diffSize, digest, size } = r.entry;
+        record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
+        streamed = r.streamed;
+      }
     }
     await writeRecord(layer, record);
     return { record, streamed };
   } catch (err) {
+    annotateIoError(err, undefined, { what: layer.name });
     // A record that no longer describes layer.nix must not be read by the layers above.
     await removeRecord(layer);
     throw err;
