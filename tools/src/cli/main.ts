@@ -7,7 +7,8 @@ import { requireNixTools } from '../nix/nix.ts';
 import { composeImage } from '../oci/image.ts';
 import { dockerLoad, requireDockerDaemon } from '../oci/docker-load.ts';
 import { writeImageOutputs } from '../oci/image-outputs.ts';
-import { assembleImage, buildAllLayers, ensureRecordBlob, imageSpecOf } from '../pipeline/build-stack.ts';
+import { assembleImage, buildAllLayers, ensureRecordPart, imageSpecOf } from '../pipeline/build-stack.ts';
+import { recordBlobs } from '../model/vocabulary.ts';
 import { buildLayer } from '../pipeline/build-layer.ts';
 import { removeRecord, requireRecord } from '../pipeline/layer-record.ts';
 import { findCredentials } from '../registry/credentials.ts';
@@ -170,7 +171,7 @@ MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
     // if need be) only when the registry lacks it.
     const { records, config } = await builtRecords(env.stack, { ...env, compression });
     const image = composeImage(await imageSpecOf(env.stack, records, config));
-    const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : [[r.digest, r] as const])));
+    const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : recordBlobs(r).map((b) => [b.digest, { r, b }] as const))));
     if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
     const summary = await pushImage(image, ref, {
       plainHttp: !!o.plainHttp,
@@ -180,7 +181,7 @@ MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
       ...pushTuning(),
       credentials: await findCredentials(ref.registry, process.env),
       cacheDir: env.blobs.root,
-      blobFile: (d) => ensureRecordBlob(env.stack, byDigest.get(d)!, env),
+      blobFile: (d) => ensureRecordPart(env.stack, byDigest.get(d)!.r, byDigest.get(d)!.b, env),
       progress: pushProgressFor(),
     });
     console.log(summaryLine(summary));
@@ -234,7 +235,7 @@ program
     if (!answers.length) throw new MegapakError(`no store path in the image matches '${query}'`);
     for (const a of answers) {
       console.log(`${a.path}
-  ships in ${a.layer}; pulled in by ${a.rootLayer}:`);
+  ships in ${a.layer}${a.part ? `, ${a.part}` : ''}; pulled in by ${a.rootLayer}:`);
       a.chain.forEach((p, i) => console.log(`  ${'  '.repeat(i)}${i ? '→ ' : ''}${p}`));
     }
   });

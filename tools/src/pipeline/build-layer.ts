@@ -5,15 +5,16 @@ import { bigLayerWarning, budgetViolation, redundantRoots } from '../plan/warnin
 import type { BlobEntry, BlobStore } from '../layer/blob-store.ts';
 import { writeBlob } from '../layer/blob-writer.ts';
 import { contentKey } from '../layer/content-key.ts';
-import { writeLayerTar } from '../layer/layer-tar.ts';
+import { writeLayerTar, type PartRange } from '../layer/layer-tar.ts';
 import { mediaTypeOf, type Compression } from '../model/compression.ts';
-import type { LayerRecord, StorePathInfo } from '../model/vocabulary.ts';
+import { isSplit, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
 import type { LayerDef, Stack } from '../stack/stack.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { MegapakError } from '../util/errors.ts';
 import type { Progress } from '../util/progress.ts';
 import { readRecord, removeRecord, writeRecord } from './layer-record.ts';
 import { realiseAbsent } from './realise-paths.ts';
+import { splitLayer } from './split-layer.ts';
 
 export interface LayerBuildOptions extends BlobMakingOptions {
   compression: Compression;
@@ -40,6 +41,8 @@ export interface BlobContent {
   paths: StorePathInfo[];
   contentKey: string;
   compression: Compression;
+  /** One part of a split layer (`paths` are then the store paths it draws from). */
+  range?: PartRange;
 }
 
 /**
@@ -71,6 +74,8 @@ export async function ensureBlob(
           c.paths.map((p) => p.path),
           sink,
           (n) => opts.progress.streamBytes(n),
+          '',
+          c.range,
         ),
       opts,
     );
@@ -123,10 +128,16 @@ export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerReco
     const tail = { compression: opts.compression, mediaType: mediaTypeOf(opts.compression) };
     let record: LayerRecord;
     let streamed = false;
+    let split: Awaited<ReturnType<typeof splitLayer>> = null;
     if (delta.length === 0) {
       record = { ...head, empty: true, ...tail, diffId: null, diffSize: null, digest: null, size: null, warnings };
+    } else if (layer.maxLayerSize !== undefined && (split = await splitLayer({ name: layer.name, maxLayerSize: layer.maxLayerSize }, storeDir, delta, key, opts.compression, previous, opts))) {
+      const diffSize = split.parts.reduce((s, p) => s + p.diffSize, 0);
+      const size = split.parts.reduce((s, p) => s + p.size, 0);
+      record = { ...head, empty: false, ...tail, maxLayerSize: layer.maxLayerSize, diffSize, size, parts: split.parts, warnings };
+      streamed = split.streamed;
     } else {
-      const expected = previous && !previous.empty && previous.contentKey === key && previous.compression === opts.compression ? previous.digest : undefined;
+      const expected = previous && !previous.empty && !isSplit(previous) && previous.contentKey === key && previous.compression === opts.compression ? previous.digest : undefined;
       const r = await ensureBlob({ what: layer.name, storeDir, paths: delta, contentKey: key, compression: opts.compression }, { ...opts, expectedDigest: expected });
       const { diffId, diffSize, digest, size } = r.entry;
       record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { buildLayerRoots, buildStackRoots, evalImageConfig, evalStack, queryClosure } from '../nix/nix.ts';
 import { closureOf } from '../plan/closure.ts';
 import { layerCountWarning } from '../plan/warnings.ts';
-import { imageLayerOf, type BlobLayerRecord, type ImageSpec, type LayerRecord } from '../model/vocabulary.ts';
+import { blobLabel, imageLayersOf, recordBlobs, type BlobLayerRecord, type ImageSpec, type LayerRecord, type RecordBlob } from '../model/vocabulary.ts';
 import type { Stack } from '../stack/stack.ts';
 import { MegapakError } from '../util/errors.ts';
 import type { Progress } from '../util/progress.ts';
@@ -53,13 +53,14 @@ async function resolveStack(stack: Stack, progress: Progress): Promise<{ layers:
 export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Promise<StackBuildResult> {
   const records: LayerRecord[] = [];
   const streamed: string[] = [];
-  for (const w of layerCountWarning(stack.layers.length)) opts.progress.log(`warning: ${w}`);
   const resolved = await resolveStack(stack, opts.progress);
   for (const [i, layer] of stack.layers.entries()) {
     const r = await buildLayer(stack, layer, records, opts, resolved?.layers[i]);
     records.push(r.record);
     if (r.streamed) streamed.push(layer.name);
   }
+  // Counted after the build: a split layer is several OCI layers.
+  for (const w of layerCountWarning(records.reduce((n, r) => n + recordBlobs(r).length, 0))) opts.progress.log(`warning: ${w}`);
   return { records, streamed, config: resolved?.config };
 }
 
@@ -67,16 +68,32 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Pro
  * Make a layer's blob again unless the blob store has it (a record restored from a remote
  * cache, say): its store paths are realised when absent (binary caches, else the layer's roots
  * built here) and the blob is checked against the recorded digest. Returns the blob's file.
+ * For a split layer, every part (see ensureRecordPart for one).
  */
 export async function ensureRecordBlob(stack: Stack, r: BlobLayerRecord, opts: BlobMakingOptions): Promise<string> {
-  if (!(await opts.blobs.hasBlob(r.digest, r.size))) {
+  const files = [];
+  for (const b of recordBlobs(r)) files.push(await ensureRecordPart(stack, r, b, opts));
+  return files[0]!;
+}
+
+/** One blob of a record (the whole layer's, or one part's), made again when the blob store lacks it. */
+export async function ensureRecordPart(stack: Stack, r: BlobLayerRecord, b: RecordBlob, opts: BlobMakingOptions): Promise<string> {
+  if (!(await opts.blobs.hasBlob(b.digest, b.size))) {
     const layer = stack.layers.find((l) => l.name === r.name);
+    const paths = b.part ? r.paths.filter((p) => b.part!.paths.includes(p.path)) : r.paths;
     await ensureBlob(
-      { what: r.name, storeDir: r.storeDir, paths: r.paths, contentKey: r.contentKey, compression: r.compression },
-      { ...opts, expectedDigest: r.digest, buildRoots: layer && (() => buildLayerRoots(stack.dir, layer.layerFile, layer.name)) },
+      {
+        what: blobLabel(r.name, b.part),
+        storeDir: r.storeDir,
+        paths,
+        contentKey: b.contentKey,
+        compression: r.compression,
+        ...(b.part ? { range: { start: b.part.start, end: b.part.end } } : {}),
+      },
+      { ...opts, expectedDigest: b.digest, buildRoots: layer && (() => buildLayerRoots(stack.dir, layer.layerFile, layer.name)) },
     );
   }
-  return opts.blobs.blobPath(r.digest);
+  return opts.blobs.blobPath(b.digest);
 }
 
 /**
@@ -91,7 +108,7 @@ export async function imageSpecOf(stack: Stack, records: LayerRecord[], config?:
     const shipped = new Set(records.flatMap((r) => r.paths.map((p) => p.path)));
     checkConfigPaths(meta.config ?? {}, records[0]?.storeDir ?? '/nix/store', shipped);
   }
-  return { meta, layers: records.map(imageLayerOf) };
+  return { meta, layers: records.flatMap(imageLayersOf) };
 }
 
 /** The image spec with every blob in the blob store (made again where missing; see ensureRecordBlob). */

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import type { ImageParts } from '../oci/image.ts';
+import { blobLabel } from '../model/vocabulary.ts';
 import { MegapakError } from '../util/errors.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { RegistryClient, type BlobSource } from './client.ts';
@@ -66,7 +67,7 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
   const mounts = await MountSources.load(opts.cacheDir, ref.registry);
   const jobs: BlobJob[] = [
     ...image.layers.map(({ layer, descriptor }) => ({
-      label: `${layer.name} ${descriptor.digest.slice(7, 19)}`,
+      label: `${blobLabel(layer.name, layer.part)} ${descriptor.digest.slice(7, 19)}`,
       digest: descriptor.digest,
       size: descriptor.size,
       source: async () => ({ file: await opts.blobFile(descriptor.digest) }),

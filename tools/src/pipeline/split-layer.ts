@@ -1,0 +1,82 @@
+import { partContentKey } from '../layer/content-key.ts';
+import { partUnits, partFixedBytes } from '../layer/part-units.ts';
+import type { Compression } from '../model/compression.ts';
+import { blobLabel, isSplit, type LayerPart, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
+import { planParts } from '../plan/parts.ts';
+import { MegapakError } from '../util/errors.ts';
+import { ensureBlob, type BlobMakingOptions } from './build-layer.ts';
+
+/**
+ * A layer's tar is at most this many times its NAR size (a 512-byte header, up to 511 bytes of
+ * padding and a PAX header against NAR's ~150 bytes of framing per entry, for empty files):
+ * below `limit / TAR_PER_NAR` a layer fits without reading the store to find out.
+ */
+const TAR_PER_NAR = 24;
+
+interface PlannedPart {
+  start: string;
+  paths: string[];
+  /** The planned tar size; unknown when the plan came from an earlier record. */
+  bytes?: number;
+}
+
+/**
+ * Which parts a layer splits into, or null when it fits in one OCI layer. An earlier record of
+ * the same content and limit answers without reading the store (a no-change build); so does a
+ * layer far below the limit. Otherwise the store paths are walked and planned (plan/parts.ts).
+ */
+function planLayer(storeDir: string, delta: StorePathInfo[], contentKey: string, limit: number, previous: LayerRecord | undefined): PlannedPart[] | null {
+  const narSize = delta.reduce((s, p) => s + p.narSize, 0);
+  if (previous && previous.contentKey === contentKey && !previous.empty) {
+    if (isSplit(previous) && previous.maxLayerSize === limit) return previous.parts.map((p) => ({ start: p.start, paths: p.paths }));
+    if (!isSplit(previous) && previous.diffSize <= limit) return null;
+  }
+  if (narSize * TAR_PER_NAR < limit) return null;
+  const plan = planParts(
+    partUnits(
+      storeDir,
+      delta.map((p) => p.path),
+      limit,
+    ),
+    limit,
+    partFixedBytes(storeDir),
+  );
+  if (plan.length < 2) return null;
+  return plan;
+}
+
+/**
+ * Make (or find in the blob store) every part of a layer larger than its `maxLayerSize`;
+ * null when the layer fits in one OCI layer. A part whose content is unchanged is answered by
+ * the blob store without reading the store.
+ */
+export async function splitLayer(
+  layer: { name: string; maxLayerSize: number },
+  storeDir: string,
+  delta: StorePathInfo[],
+  contentKey: string,
+  compression: Compression,
+  previous: LayerRecord | undefined,
+  opts: BlobMakingOptions,
+): Promise<{ parts: LayerPart[]; streamed: boolean } | null> {
+  const plan = planLayer(storeDir, delta, contentKey, layer.maxLayerSize, previous);
+  if (!plan) return null;
+  const info = new Map(delta.map((p) => [p.path, p]));
+  const earlier = new Map(previous && isSplit(previous) && previous.compression === compression ? previous.parts.map((p) => [p.contentKey, p.digest]) : []);
+  const parts: LayerPart[] = [];
+  let streamed = false;
+  for (const [i, p] of plan.entries()) {
+    const end = plan[i + 1]?.start;
+    const paths = p.paths.map((path) => info.get(path)!);
+    const key = partContentKey(paths, p.start, end);
+    const what = blobLabel(layer.name, { index: i + 1, count: plan.length });
+    const r = await ensureBlob({ what, storeDir, paths, contentKey: key, compression, range: { start: p.start, end } }, { ...opts, expectedDigest: earlier.get(key) });
+    // The planner's arithmetic and the tar writer must agree, or a part could exceed the limit.
+    if (r.streamed && p.bytes !== undefined && r.entry.diffSize !== p.bytes)
+      throw new MegapakError(`${what}: the part's tar holds ${r.entry.diffSize} bytes, its plan ${p.bytes}; this is a bug in megapak`);
+    streamed ||= r.streamed;
+    const { diffId, diffSize, digest, size } = r.entry;
+    parts.push({ part: i + 1, start: p.start, paths: p.paths, contentKey: key, diffId, diffSize, digest, size });
+  }
+  return { parts, streamed };
+}
