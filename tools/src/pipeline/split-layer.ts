@@ -1,5 +1,5 @@
 import { partContentKey } from '../layer/content-key.ts';
-import { partUnits, partFixedBytes } from '../layer/part-units.ts';
+import { partUnits, partFixedBytes, tarNameOf } from '../layer/part-units.ts';
 import type { Compression } from '../model/compression.ts';
 import { blobLabel, isSplit, type LayerPart, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
 import { planParts } from '../plan/parts.ts';
@@ -68,7 +68,10 @@ export async function splitLayer(
   for (const [i, p] of plan.entries()) {
     const end = plan[i + 1]?.start;
     const paths = p.paths.map((path) => info.get(path)!);
-    const key = partContentKey(paths, p.start, end);
+    // Where the next part starts matters only inside this part's last store path: a part that
+    // ends where a store path ends keeps its key when the part after it changes.
+    const last = tarNameOf(storeDir, p.paths[p.paths.length - 1]!);
+    const key = partContentKey(paths, p.start, end?.startsWith(`${last}/`) ? end : undefined);
     const what = blobLabel(layer.name, { index: i + 1, count: plan.length });
     const r = await ensureBlob({ what, storeDir, paths, contentKey: key, compression, range: { start: p.start, end } }, { ...opts, expectedDigest: earlier.get(key) });
     // The planner's arithmetic and the tar writer must agree, or a part could exceed the limit.

@@ -40,20 +40,24 @@ function coin(name: string): number {
  * holds besides its units (the store directory's entries and the end-of-archive blocks).
  *
  * The rule (content-defined chunking over the units in tar order, as rsync-style chunkers cut
- * byte streams): a part ends after a unit when the part holds at least a quarter of the limit
+ * byte streams): a part ends after a unit when the part holds at least an eighth of the limit
  * and the unit's coin — a hash of its name, which for Nix carries the store hash, so of its
- * content — falls below its share of a quarter of the limit (`bytes / (limit / 4)`): every
- * byte is equally likely to end a part, so parts average about half the limit. A part also
- * ends before a unit that would take it over the limit. Boundaries depend only on the units
- * near them, never on a running count from the layer's start: adding, removing or changing
- * one store path changes the part it lands in and at most the next one (until the next cut
- * both layers share), where packing in sorted order would shift every later boundary.
+ * content — falls below `bytes / (limit / 3)`: every byte is equally likely to end a part, so
+ * parts average about 0.37 × the limit and few reach it. A part also ends before a unit that
+ * would take it over the limit. Boundaries depend only on the units near them, never on a
+ * running count from the layer's start: adding, removing or changing one store path changes
+ * the part it lands in and at most the next one (until the next cut both layers share), where
+ * packing in sorted order would shift every later boundary. Rarely, a part that ended because
+ * it was full ends earlier and the change reaches a third part (parts.test.ts: 98 of 100
+ * additions changed at most two parts, the other two three; a quarter-limit minimum with a
+ * quarter-limit mean cascaded up to five).
  */
 export function planParts(units: PartUnit[], limit: number, fixedBytes: number): PartPlan[] {
   if (!units.length) return [];
   const whole = units.reduce((s, u) => s + u.bytes, fixedBytes);
   if (whole <= limit) return [{ start: units[0]!.start, paths: [...new Set(units.map((u) => u.path))], bytes: whole }];
-  const quarter = limit / 4;
+  const minimum = limit / 8;
+  const mean = limit / 3;
   const parts: PartPlan[] = [];
   let cur: PartPlan | undefined;
   let dirs = new Set<string>();
@@ -74,7 +78,7 @@ export function planParts(units: PartUnit[], limit: number, fixedBytes: number):
     }
     if (u.dir !== undefined) dirs.add(u.dir);
     if (cur.paths[cur.paths.length - 1] !== u.path) cur.paths.push(u.path);
-    if (cur.bytes - fixedBytes >= quarter && coin(u.start) < u.bytes / quarter) cur = undefined;
+    if (cur.bytes - fixedBytes >= minimum && coin(u.start) < u.bytes / mean) cur = undefined;
   }
   return parts;
 }
