@@ -27,6 +27,7 @@ import { scanCache } from '../cache/scan.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { runProgram } from './boundary.ts';
 import { registerCacheCommand } from './cache.ts';
+import { registerDiffCommand } from './diff.ts';
 import { allRecords, builtImage, builtRecords, reportFor, setup } from './common.ts';
 import { collect, positiveInt } from './options.ts';
 import { cacheDir, compressionFrom, gzipWorkersFrom, pushTuning } from './settings.ts';
@@ -241,5 +242,6 @@ program
   });
 
 registerCacheCommand(program);
+registerDiffCommand(program);
 
 await runProgram(program, 'megapak');
