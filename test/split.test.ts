@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { megapakOk, run } from './helpers/cli.ts';
 import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
 import { tarHeaders, type Header } from './helpers/tar.ts';
-import { isSplit, type LayerRecord, type SplitLayerRecord } from '../tools/src/model/vocabulary.ts';
+import { isSplit, recordBlobs, type LayerRecord, type SplitLayerRecord } from '../tools/src/model/vocabulary.ts';
 
 const LIMIT = 24 * 1024;
 const EXTRA = ['torchsde', 'einops', 'transformers', 'tokenizers', 'sentencepiece', 'safetensors', 'aiohttp', 'yarl', 'pyyaml', 'pillow', 'tqdm', 'psutil', 'kornia', 'spandrel', 'soundfile', 'av'];
@@ -117,6 +117,15 @@ describe('a stack with maxLayerSize', () => {
     const first = (await megapakOk(['image', '--stack', stack], { env: env() })).stdout.match(/sha256:[0-9a-f]{64}/)![0];
     const again = await megapakOk(['build', '--stack', stack, '--oci', oci], { env: { MEGAPAK_CACHE_DIR: await tempDir('split-cache2') } });
     expect(again.stdout).toContain(first);
+  });
+
+  it('the warning past 127 layers counts every part', async () => {
+    const tiny = await copyFixtureStack();
+    await editJson(join(tiny, 'stack.json'), (o) => (o.maxLayerSize = '4KiB'));
+    const r = await megapakOk(['build', '--stack', tiny], { env: { MEGAPAK_CACHE_DIR: await tempDir('split-tiny') } });
+    const count = (await readRecords(tiny)).reduce((n, rec) => n + recordBlobs(rec).length, 0);
+    expect(count).toBeGreaterThan(127);
+    expect(r.stderr).toContain(`warning: the image has ${count} layers (each part of a split layer counts); more than 127`);
   });
 
   it('adding one package to layer 07 changes at most two of its parts and no other layer', async () => {
