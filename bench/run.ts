@@ -1,7 +1,7 @@
 // `pnpm bench`: megapak beside GNU tar, compressors, Turborepo and skopeo on two synthetic
 // stacks — bench/stack-many (shaped like the real image: ~170k entries, mostly small files)
 // and bench/stack (a few huge files) — each measured several times in one run on this
-// machine. Writes bench/results.json and bench/results.md.
+// machine. Writes bench/results.json and bench/results.md (results-split.* with MEGAPAK_BENCH_ONLY=split).
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { splitRows } from './split.ts';
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const WORK = join(HERE, 'work');
 const RUNS = Number(process.env.MEGAPAK_BENCH_RUNS ?? 3);
+const OUT = process.env.MEGAPAK_BENCH_ONLY === 'split' ? 'results-split' : 'results';
 const MEGAPAK = join(REPO, 'tools', 'bin', 'megapak.js');
 const baseEnv = { NIX_CONFIG: process.env.NIX_CONFIG ?? 'substituters =', TURBO_TELEMETRY_DISABLED: '1' };
 
@@ -226,7 +227,7 @@ async function main(): Promise<void> {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
   const stacks = [many.info, big.info];
   const results = { date: new Date().toISOString(), machine, runs: RUNS, stacks, rows, peakRssMB: peak };
-  await writeFile(join(HERE, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  await writeFile(join(HERE, `${OUT}.json`), JSON.stringify(results, null, 2) + '\n');
 
   const fmt = (s: Stat, unit = 's') => (unit === 's' ? `${s.min.toFixed(2)} / ${s.median.toFixed(2)} s` : `${s.median.toFixed(1)} ${unit}`);
   const describe = (s: StackInfo) => `${s.label}: ${s.paths} store paths, ${s.entries.toLocaleString('en')} tar entries, ${(s.narBytes / 1e9).toFixed(2)} GB`;
@@ -256,7 +257,7 @@ async function main(): Promise<void> {
     `peak RSS of megapak in any run: ${peak.toFixed(0)} MB (goal ≤ 300 MB: ${peak <= 300 ? 'met' : 'missed'})`,
   ].join('\n');
   console.log(table);
-  await writeFile(join(HERE, 'results.md'), table + '\n');
+  await writeFile(join(HERE, `${OUT}.md`), table + '\n');
 }
 
 await main();

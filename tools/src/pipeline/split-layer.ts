@@ -31,7 +31,8 @@ function planLayer(storeDir: string, delta: StorePathInfo[], contentKey: string,
     if (isSplit(previous) && previous.maxLayerSize === limit) return previous.parts.map((p) => ({ start: p.start, paths: p.paths }));
     if (!isSplit(previous) && previous.diffSize <= limit) return null;
   }
-  if (narSize * TAR_PER_NAR < limit) return null;
+  const fixed = partFixedBytes(storeDir);
+  if (narSize * TAR_PER_NAR + fixed <= limit) return null;
   const plan = planParts(
     partUnits(
       storeDir,
@@ -39,7 +40,7 @@ function planLayer(storeDir: string, delta: StorePathInfo[], contentKey: string,
       limit,
     ),
     limit,
-    partFixedBytes(storeDir),
+    fixed,
   );
   if (plan.length < 2) return null;
   return plan;
