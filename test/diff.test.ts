@@ -27,6 +27,7 @@ describe('megapak diff', () => {
   let newOci: string;
   let oldArchive: string;
   let added: string;
+  let pushedNew: string;
 
   beforeAll(async () => {
     reg = await startRegistry({ storage: join(await tempDir('diff-registry'), 'data') });
@@ -37,12 +38,13 @@ describe('megapak diff', () => {
     await writeFile(join(stack, 'stack.json'), JSON.stringify({ ...meta, maxLayerSize: '40KiB' }));
     [oldOci, newOci, oldArchive] = [join(dir, 'old'), join(dir, 'new'), join(dir, 'old.tar')];
     await megapakOk(['build', '--stack', stack, '--oci', oldOci, '--docker-archive', oldArchive], { env });
+    await megapakOk(['push', '--stack', stack, '--plain-http', `${reg.host}/megapak/diff:old`], { env });
     const before = new Set((await readRecords(stack)).flatMap((r) => r.paths.map((p) => p.path)));
     const list = join(stack, 'layers', '07-pak3', 'pak3.txt');
     await writeFile(list, `${await readFile(list, 'utf8')}comfyui-frontend\n`);
     await megapakOk(['build', '--stack', stack, '--oci', newOci], { env });
     added = (await readRecords(stack)).flatMap((r) => r.paths.map((p) => p.path)).find((p) => !before.has(p))!;
-    await megapakOk(['push', '--stack', stack, '--plain-http', `${reg.host}/megapak/diff:new`], { env });
+    pushedNew = (await megapakOk(['push', '--stack', stack, '--plain-http', `${reg.host}/megapak/diff:new`], { env })).stdout;
   });
   afterAll(async () => {
     await reg?.stop();
@@ -67,6 +69,13 @@ describe('megapak diff', () => {
     const text = (await megapakOk(['diff', oldOci, newOci])).stdout;
     expect(text).toContain(`+ layer-07  ${added}`);
     expect(text).toContain(`download: `);
+  });
+
+  it('pushing NEW over OLD uploads exactly the blobs diff counts (registry first, part by part)', async () => {
+    const d = JSON.parse((await megapakOk(['diff', oldOci, newOci, '--json'])).stdout);
+    const changed = d.layers.reduce((n: number, l: { partsChanged: number }) => n + l.partsChanged, 0);
+    const m = /: (\d+) uploaded \((.*?)\)/.exec(pushedNew)!;
+    expect(Number(m[1])).toBe(changed + 1); // and the config
   });
 
   it('a registry image as NEW gives the same figures as its OCI layout', async () => {
