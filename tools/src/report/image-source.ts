@@ -176,6 +176,7 @@ export async function openImageSource(spec: string, o: Parameters<typeof registr
     return ociLayout(dir, tag);
   }
   if (dir) return dockerArchive(dir);
+  if (/^[./~]/.test(spec)) throw new UsageError(`${spec}: no such OCI image layout or docker-archive`);
   return registryImage(spec, o);
 }
 
