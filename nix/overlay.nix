@@ -4,18 +4,39 @@ final: prev:
 let
   inherit (final) lib;
   cudaPackages = final.cudaPackages_13_0;
+  # nix/settings.json, and what nix/pkgs.nix { settings = …; } overrides for one evaluation.
+  settings =
+    let
+      s = builtins.removeAttrs (builtins.fromJSON (builtins.readFile ./settings.json)) [ "comment" ] // (prev.megapak-settings or { });
+      known = [ "fromSource" "pythonChecks" ];
+      bad = builtins.filter (n: !(builtins.elem n known) || !(builtins.isBool s.${n})) (builtins.attrNames s);
+    in
+    if bad == [ ] then s
+    else throw "megapak: setting '${builtins.head bad}' (nix/settings.json or nix/pkgs.nix's settings) is not one of ${builtins.concatStringsSep ", " known} with a true/false value";
   # Python 3.14, free-threaded, as the upstream image; every Python package of layers 04-11
-  # is built for this one interpreter.
+  # is built for this one interpreter. Its wheel tags: cp314 / cp314t.
   python = final.python314FreeThreading;
+  pythonTag = "cp" + builtins.replaceStrings [ "." ] [ "" ] python.pythonVersion;
+  abiTag = pythonTag + "t";
   ps = python.pkgs;
-  # PyTorch 2.10.0, torchvision 0.25.0, torchaudio 2.10.0, as upstream ships: nix/torch.nix
-  # (below, in pythonPackagesExtensions) builds them when the pinned nixpkgs has another release.
+  cuda = import ./cuda.nix { inherit cudaPackages; };
+  pins = prev.megapak-pins or (import ./pins.nix { inherit (final) fetchFromGitHub fetchgit fetchurl; });
+  # PyTorch 2.10.0, torchvision 0.25.0, torchaudio 2.10.0, as upstream ships: from the pinned
+  # cp314t CUDA 13.0 wheels (nix/wheels.nix), or with `fromSource` built by nix/torch.nix.
+  torchFrom =
+    if settings.fromSource then import ./torch.nix { inherit lib pins; }
+    else import ./wheels.nix {
+      inherit lib pins cuda cudaPackages pythonTag abiTag;
+      inherit (python) sitePackages;
+      inherit (final) fetchurl autoPatchelfHook autoAddDriverRunpath zlib;
+    };
   inherit (ps) torch torchvision torchaudio;
+  # No cp314t wheel of cupy, flash-attn, sageattention or nunchaku exists (their layer READMEs
+  # say where that was looked for): they build from source in both modes.
   # nixpkgs calls cupy with `pkgs.cudaPackages` overridden to cuDNN 8.9.7 ("CuDNN 9 is not
   # supported", cupy/cupy#8215); cuDNN 8 has no CUDA 13 build, so that set cannot evaluate for
   # CUDA 13.0: cupy gets the megapak's CUDA 13.0 set (cuDNN 9) instead.
   cupy = ps.cupy.override { inherit cudaPackages; };
-  pins = prev.megapak-pins or (import ./pins.nix { inherit (final) fetchFromGitHub fetchgit fetchurl; });
   custom = import ./custom.nix { inherit ps pins cudaPackages; };
   fromList = import ./read-pip-list.nix { inherit ps custom; inherit (final) lib; overrides = { inherit cupy; }; };
   layerList = file: fromList (../layers + "/${file}");
@@ -29,10 +50,15 @@ let
 in
 {
   cudaPackages = cudaPackages;
-  pythonPackagesExtensions = prev.pythonPackagesExtensions ++ [ (import ./torch.nix { inherit lib pins; }) ];
+  pythonPackagesExtensions = prev.pythonPackagesExtensions ++ [
+    (import ./checks.nix { inherit (settings) pythonChecks; })
+    torchFrom
+  ];
   megapak = {
-    inherit python cudaPackages custom fromList pythonEnv torch torchvision torchaudio cupy;
+    inherit python cudaPackages custom fromList pythonEnv torch torchvision torchaudio cupy settings;
     python3Packages = ps;
+    # Layer 02's CUDA libraries beyond the toolkit: every one a wheel or a source build links.
+    cudaLibraries = cuda.all;
     gcc = final.gcc15;
     entrypoint = final.callPackage ./entrypoint.nix { inherit pythonEnv; };
     # One bin directory for PATH: the tools of layers 01-05 and 12 and the Python environment.

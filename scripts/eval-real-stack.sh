@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Evaluates the real stack against nixpkgs at the revision nix/nixpkgs.json pins: all twelve
 # layers (test/real-stack.test.ts with MEGAPAK_NIXPKGS, which instantiates each layer's roots)
-# and nix/config.nix (the image config megapak evaluates). Nothing is built. Needs Nix and
+# in both modes of nix/settings.json, and nix/config.nix (the image config megapak evaluates). Nothing is built. Needs Nix and
 # network (the pinned nixpkgs tarball), unless MEGAPAK_NIXPKGS already names a checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,5 +17,5 @@ export MEGAPAK_NIXPKGS
 echo "eval-real-stack: nixpkgs at $MEGAPAK_NIXPKGS"
 pnpm vitest run test/real-stack.test.ts
 # nix/pkgs.nix fetches the same pinned tarball (already in the store) with its own config.
-nix-instantiate --eval --strict --json -E 'import ./nix/config.nix { pkgs = import ./nix/pkgs.nix; }' >/dev/null
+nix-instantiate --eval --strict --json -E 'import ./nix/config.nix { pkgs = import ./nix/pkgs.nix { }; }' >/dev/null
 echo "eval-real-stack: twelve layers and nix/config.nix evaluate"

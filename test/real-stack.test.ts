@@ -3,14 +3,12 @@
 // generated from nix/nixpkgs-index.json (what nixpkgs' own files define at the pin), so a name
 // nixpkgs lacks fails here as it would against real nixpkgs.
 import { readdirSync } from 'node:fs';
-import { mkdir, readFile, writeFile, cp } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO, run } from './helpers/cli.ts';
-import { tempDir } from './helpers/fixture.ts';
+import { INDEX, STAND_IN, copyRealStack, evalJson, evalLayer, readIndex, standInExpr } from './helpers/real-stack.ts';
 
-const STAND_IN = join(REPO, 'test', 'fixtures', 'stand-in', 'pkgs.nix');
-const INDEX = join(REPO, 'nix', 'nixpkgs-index.json');
 const LAYERS = readdirSync(join(REPO, 'layers'))
   .filter((d) => /^\d\d-/.test(d))
   .sort();
@@ -22,29 +20,6 @@ function nixFiles(dir: string): string[] {
     return e.isDirectory() ? nixFiles(p) : e.name.endsWith('.nix') ? [p] : [];
   });
 }
-
-/** Evaluate a layer.nix against the stand-in; its roots' types and names, or Nix's error. */
-async function evalLayer(layerFile: string, fakePins = true, standIn = STAND_IN, index = INDEX) {
-  const expr = `let pkgs = import ${standIn} { fakePins = ${fakePins}; index = ${index}; }; roots = import ${layerFile} { inherit pkgs; }; in map (r: { type = r.type or "not a derivation"; name = r.name; }) roots`;
-  const r = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', expr]);
-  return { code: r.code, stderr: r.stderr, roots: r.code === 0 ? (JSON.parse(r.stdout) as { type: string; name: string }[]) : [] };
-}
-
-const evalJson = async (expr: string) => {
-  const r = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', expr]);
-  return { ...r, value: r.code === 0 ? JSON.parse(r.stdout) : undefined };
-};
-
-/** A private copy of the real stack's nix/, layers/ and stand-in, to break on purpose. */
-async function copyRealStack() {
-  const dir = await tempDir('real-stack');
-  await cp(join(REPO, 'nix'), join(dir, 'nix'), { recursive: true });
-  await cp(join(REPO, 'layers'), join(dir, 'layers'), { recursive: true, filter: (s) => !s.includes('node_modules') && !s.endsWith('dist') });
-  await cp(join(REPO, 'test', 'fixtures', 'stand-in'), join(dir, 'test', 'fixtures', 'stand-in'), { recursive: true });
-  return { dir, standIn: join(dir, 'test', 'fixtures', 'stand-in', 'pkgs.nix'), index: join(dir, 'nix', 'nixpkgs-index.json') };
-}
-
-const readIndex = async (file = INDEX) => JSON.parse(await readFile(file, 'utf8'));
 
 const listNames = async (file: string) =>
   (await readFile(file, 'utf8'))
@@ -71,7 +46,7 @@ describe('the real stack', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.value.python.filter((n: string) => n !== 'buildPythonPackage').sort()).toEqual(Object.keys(index.python).sort());
     // Every top-level name of the index, and nothing of nixpkgs beyond it (but the overlay's own).
-    expect(r.value.top.filter((n: string) => !['megapak', 'megapak-pins', 'lib', 'cudaPackages'].includes(n)).sort()).toEqual(Object.keys(index.top).sort());
+    expect(r.value.top.filter((n: string) => !['megapak', 'megapak-pins', 'megapak-settings', 'lib', 'cudaPackages'].includes(n)).sort()).toEqual(Object.keys(index.top).sort());
     // What the index says is absent at the pin is absent from the stand-in.
     for (const name of Object.keys(index.absent)) expect(index.python[name], name).toBeUndefined();
   });
@@ -107,11 +82,11 @@ describe('the real stack', () => {
   it('holds the required content of every layer', async () => {
     const names = async (l: string) => (await evalLayer(join(REPO, 'layers', l, 'layer.nix'))).roots.map((x) => x.name);
     expect(await names('01-base')).toEqual(expect.arrayContaining(['bashInteractive', 'coreutils', 'findutils', 'gnugrep', 'gnused', 'gnutar', 'gzip']));
-    expect(await names('02-cuda')).toEqual(['cuda-cudatoolkit', 'cuda-cudnn']);
+    expect(await names('02-cuda')).toEqual(expect.arrayContaining(['cuda-cudatoolkit', 'cuda-cudnn', 'cuda-nccl', 'cuda-libcusparse_lt', 'cuda-libcufile', 'cuda-libnvshmem']));
     expect(await names('03-build-tools')).toEqual(expect.arrayContaining(['gcc', 'cmake', 'ninja', 'git', 'ffmpeg-full', 'x264', 'x265']));
     expect(await names('04-python')).toEqual(['python3.14t']);
     expect(await names('05-gcc15')).toEqual(['gcc15']);
-    expect(await names('06-torch')).toEqual(['python3.14t-torch', 'python3.14t-torchvision', 'python3.14t-torchaudio']);
+    expect(await names('06-torch')).toEqual(['python3.14t-torch-2.10.0', 'python3.14t-torchvision-0.25.0', 'python3.14t-torchaudio-2.10.0']);
     const l07 = await names('07-pak3');
     for (const p of [
       'accelerate',
@@ -228,13 +203,24 @@ describe('the real stack', () => {
     expect(r.stderr).toMatch(/undefined variable 'filterpy'|attribute 'filterpy' missing/);
   });
 
-  it('layer 06 is PyTorch 2.10.0, torchvision 0.25.0, torchaudio 2.10.0, from pinned sources where the pin has older ones', async () => {
+  it('layer 06 is PyTorch 2.10.0, torchvision 0.25.0, torchaudio 2.10.0 in both modes: wheels by default, pinned sources with fromSource', async () => {
     const versions = `map (r: r.version) (import ${join(REPO, 'layers', '06-torch', 'layer.nix')} { inherit pkgs; }) ++ [ pkgs.megapak.python3Packages.torch.version ]`;
-    const r = await evalJson(`let pkgs = import ${STAND_IN} { }; in ${versions}`);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.value).toEqual(['2.10.0', '0.25.0', '2.10.0', '2.10.0']);
-    // The index says the pin has torch 2.9.1: the 2.10.0 build needs the pytorch source pin.
-    const real = await evalLayer(join(REPO, 'layers', '06-torch', 'layer.nix'), false);
+    for (const settings of ['{ }', '{ fromSource = true; }']) {
+      const r = await evalJson(`let pkgs = ${standInExpr({ settings })}; in ${versions}`);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.value, settings).toEqual(['2.10.0', '0.25.0', '2.10.0', '2.10.0']);
+    }
+    // torch's and triton's wheel pins have their hashes; torchvision's not yet: evaluation stops naming it.
+    const wheel = await evalLayer(join(REPO, 'layers', '06-torch', 'layer.nix'), false);
+    expect(wheel.code).toBe(1);
+    expect(wheel.stderr).toContain(
+      "megapak: pin 'torchvision-wheel' in nix/pins.json has no hash yet (https://download.pytorch.org/whl/cu130/torchvision-0.25.0%2Bcu130-cp314-cp314t-manylinux_2_28_x86_64.whl); run `pnpm pins update torchvision-wheel`",
+    );
+    const torchOnly = await evalJson(`${standInExpr({ fakePins: false })}.megapak.torch.src.name`);
+    expect(torchOnly.code, torchOnly.stderr).toBe(0);
+    expect(torchOnly.value).toBe('torch-2.10.0+cu130-cp314-cp314t-manylinux_2_28_x86_64.whl');
+    // From source: the index says the pin has torch 2.9.1, so the 2.10.0 build needs the pytorch source pin.
+    const real = await evalLayer(join(REPO, 'layers', '06-torch', 'layer.nix'), false, STAND_IN, INDEX, '{ fromSource = true; }');
     expect(real.code).toBe(1);
     expect(real.stderr).toContain("megapak: pin 'pytorch' in nix/pins.json has no rev yet (ref 'v2.10.0')");
     // A nixpkgs that has the releases already is used as it is: no pin needed.
@@ -243,7 +229,7 @@ describe('the real stack', () => {
     idx.python.torch.version = '2.10.0';
     idx.python.torchvision.version = '0.25.0';
     await writeFile(index, JSON.stringify(idx));
-    const own = await evalJson(`let pkgs = import ${standIn} { fakePins = false; index = ${index}; }; in ${versions}`);
+    const own = await evalJson(`let pkgs = ${standInExpr({ fakePins: false, standIn, index, settings: '{ fromSource = true; }' })}; in ${versions}`);
     expect(own.code, own.stderr).toBe(0);
     expect(own.value).toEqual(['2.10.0', '0.25.0', '2.10.0', '2.10.0']);
   });
@@ -295,7 +281,7 @@ describe('the real stack', () => {
     // The copy's stand-in nixpkgs answers from the repository's index, so the copy's may differ.
     const nixpkgs = join(dir, 'test', 'fixtures', 'stand-in', 'nixpkgs');
     const standInNixpkgs = join(nixpkgs, 'default.nix');
-    await writeFile(standInNixpkgs, (await readFile(standInNixpkgs, 'utf8')).replace('import ../pkgs.nix { }', `import ../pkgs.nix { index = ${INDEX}; }`));
+    await writeFile(standInNixpkgs, (await readFile(standInNixpkgs, 'utf8')).replace('import ../pkgs.nix { settings', `import ../pkgs.nix { index = ${INDEX}; settings`));
     const ok = await run('bash', [join(dir, 'nix', 'nixpkgs-index.sh'), nixpkgs]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).toContain(`nixpkgs-index: ${nixpkgs} is at unknown, nix/nixpkgs.json pins `);
@@ -320,14 +306,17 @@ describe('the real stack', () => {
   // network, so here this reports as skipped, never as passed.
   it.skipIf(!process.env.MEGAPAK_NIXPKGS)('instantiates every layer and the config against the real nixpkgs in MEGAPAK_NIXPKGS', async () => {
     const pkgs = `import ${join(REPO, 'nix', 'pkgs.nix')} { nixpkgs = ${process.env.MEGAPAK_NIXPKGS}; }`;
-    for (const l of LAYERS) {
-      const r = await run(
-        'nix-instantiate',
-        ['--eval', '--strict', '--json', '-E', `let pkgs = ${pkgs}; in map (r: r.drvPath) (import ${join(REPO, 'layers', l, 'layer.nix')} { inherit pkgs; })`],
-        { timeoutMs: 280_000 },
-      );
-      expect(r.code, `${l}: ${r.stderr}`).toBe(0);
-    }
+    // Both modes of nix/settings.json: the seven heavy packages from wheels, and from source.
+    for (const settings of ['{ }', '{ fromSource = true; }'])
+      for (const l of LAYERS) {
+        const withSettings = `import ${join(REPO, 'nix', 'pkgs.nix')} { nixpkgs = ${process.env.MEGAPAK_NIXPKGS}; settings = ${settings}; }`;
+        const r = await run(
+          'nix-instantiate',
+          ['--eval', '--strict', '--json', '-E', `let pkgs = ${withSettings}; in map (r: r.drvPath) (import ${join(REPO, 'layers', l, 'layer.nix')} { inherit pkgs; })`],
+          { timeoutMs: 280_000 },
+        );
+        expect(r.code, `${l} ${settings}: ${r.stderr}`).toBe(0);
+      }
     const config = await run('nix-instantiate', ['--eval', '--strict', '--json', '-E', `import ${join(REPO, 'nix', 'config.nix')} { pkgs = ${pkgs}; }`], { timeoutMs: 280_000 });
     expect(config.code, config.stderr).toBe(0);
     const index = await run(
