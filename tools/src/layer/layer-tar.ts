@@ -83,6 +83,8 @@ async function copyFile(abs: string, size: number, batch: Batcher): Promise<void
 export interface PartRange {
   start: string;
   end?: string;
+  /** Store paths' entries as the planner walked them (by store path), so the store is walked once, not twice. */
+  walked?: Map<string, WalkEntry[]>;
 }
 
 const before = (a: string, b: string) => (/^[\x00-\x7f]*$/.test(a + b) ? a < b : byteOrder(a, b) < 0);
@@ -131,7 +133,7 @@ export async function writeLayerTar(
     if (!p.startsWith(`${storeDir}/`) || p.slice(storeDir.length + 1).includes('/'))
       throw new MegapakError(`refusing to put ${p} in a layer: only top-level paths of ${storeDir} may enter a tar`);
     const root = `${prefix}/${p.slice(storeDir.length + 1)}`;
-    const entries = walkStorePath(fsRoot + p, root);
+    const entries = range?.walked?.get(p) ?? walkStorePath(fsRoot + p, root);
     for (const e of range ? inRange(entries, root, range) : entries) {
       await batch.push(encodeHeader(e));
       if (e.type !== 'file') continue;

@@ -15,13 +15,15 @@ export const tarNameOf = (storeDir: string, path: string) => `${storeDir.replace
  * The units the part planner places (plan/parts.ts), read from the store in tar order: each
  * store path whole, except one whose tar alone would not fit in `limit`, which comes entry by
  * entry with the directories above each entry (so a part holding it can repeat them).
+ * `walked` keeps each store path's entries for writing the parts.
  */
-export function partUnits(storeDir: string, paths: string[], limit: number, fsRoot = ''): PartUnit[] {
+export function partUnits(storeDir: string, paths: string[], limit: number, walked?: Map<string, WalkEntry[]>, fsRoot = ''): PartUnit[] {
   const fixed = partFixedBytes(storeDir);
   const units: PartUnit[] = [];
   for (const path of paths) {
     const root = tarNameOf(storeDir, path);
     const entries = walkStorePath(fsRoot + path, root);
+    walked?.set(path, entries);
     const sizes = entries.map(entryBytes);
     const bytes = sizes.reduce((s, n) => s + n, 0);
     if (bytes + fixed <= limit) {

@@ -1,5 +1,6 @@
 import { partContentKey } from '../layer/content-key.ts';
 import { partUnits, partFixedBytes, tarNameOf } from '../layer/part-units.ts';
+import type { WalkEntry } from '../layer/store-walk.ts';
 import type { Compression } from '../model/compression.ts';
 import { blobLabel, isSplit, type LayerPart, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
 import { planParts } from '../plan/parts.ts';
@@ -25,7 +26,14 @@ interface PlannedPart {
  * the same content and limit answers without reading the store (a no-change build); so does a
  * layer far below the limit. Otherwise the store paths are walked and planned (plan/parts.ts).
  */
-function planLayer(storeDir: string, delta: StorePathInfo[], contentKey: string, limit: number, previous: LayerRecord | undefined): PlannedPart[] | null {
+function planLayer(
+  storeDir: string,
+  delta: StorePathInfo[],
+  contentKey: string,
+  limit: number,
+  previous: LayerRecord | undefined,
+  walked: Map<string, WalkEntry[]>,
+): PlannedPart[] | null {
   const narSize = delta.reduce((s, p) => s + p.narSize, 0);
   if (previous && previous.contentKey === contentKey && !previous.empty) {
     if (isSplit(previous) && previous.maxLayerSize === limit) return previous.parts.map((p) => ({ start: p.start, paths: p.paths }));
@@ -38,6 +46,7 @@ function planLayer(storeDir: string, delta: StorePathInfo[], contentKey: string,
       storeDir,
       delta.map((p) => p.path),
       limit,
+      walked,
     ),
     limit,
     fixed,
@@ -60,7 +69,9 @@ export async function splitLayer(
   previous: LayerRecord | undefined,
   opts: BlobMakingOptions,
 ): Promise<{ parts: LayerPart[]; streamed: boolean } | null> {
-  const plan = planLayer(storeDir, delta, contentKey, layer.maxLayerSize, previous);
+  // The entries the planner walked, kept for writing the parts (freed as the parts are done).
+  const walked = new Map<string, WalkEntry[]>();
+  const plan = planLayer(storeDir, delta, contentKey, layer.maxLayerSize, previous, walked);
   if (!plan) return null;
   const info = new Map(delta.map((p) => [p.path, p]));
   const earlier = new Map(previous && isSplit(previous) && previous.compression === compression ? previous.parts.map((p) => [p.contentKey, p.digest]) : []);
@@ -74,7 +85,8 @@ export async function splitLayer(
     const last = tarNameOf(storeDir, p.paths[p.paths.length - 1]!);
     const key = partContentKey(paths, p.start, end?.startsWith(`${last}/`) ? end : undefined);
     const what = blobLabel(layer.name, { index: i + 1, count: plan.length });
-    const r = await ensureBlob({ what, storeDir, paths, contentKey: key, compression, range: { start: p.start, end } }, { ...opts, expectedDigest: earlier.get(key) });
+    const r = await ensureBlob({ what, storeDir, paths, contentKey: key, compression, range: { start: p.start, end, walked } }, { ...opts, expectedDigest: earlier.get(key) });
+    for (const path of p.paths) if (!plan[i + 1]?.paths.includes(path)) walked.delete(path);
     // The planner's arithmetic and the tar writer must agree, or a part could exceed the limit.
     if (r.streamed && p.bytes !== undefined && r.entry.diffSize !== p.bytes)
       throw new MegapakError(`${what}: the part's tar holds ${r.entry.diffSize} bytes, its plan ${p.bytes}; this is a bug in megapak`);
