@@ -102,6 +102,9 @@ export function parentsOf(name: string, root: string): string[] {
  * every file ships once and every part unpacks on its own with the store's own modes.
  */
 function inRange(entries: WalkEntry[], root: string, range: PartRange): WalkEntry[] {
+  // A store path wholly inside the range (the common case) needs no filtering: store paths'
+  // names differ within their hash, so `end` is either inside this path or past all of it.
+  if (!before(root, range.start) && (range.end === undefined || (before(root, range.end) && !range.end.startsWith(`${root}/`)))) return entries;
   const kept = entries.map((e) => !before(e.name, range.start) && (range.end === undefined || before(e.name, range.end)));
   const parents = new Set<string>();
   entries.forEach((e, i) => {

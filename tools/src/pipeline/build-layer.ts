@@ -128,17 +128,22 @@ export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerReco
     const tail = { compression: opts.compression, mediaType: mediaTypeOf(opts.compression) };
     let record: LayerRecord;
     let streamed = false;
-    let split: Awaited<ReturnType<typeof splitLayer>> = null;
+    const split =
+      layer.maxLayerSize !== undefined && delta.length > 0
+        ? await splitLayer({ name: layer.name, maxLayerSize: layer.maxLayerSize }, storeDir, delta, key, opts.compression, previous, opts)
+        : undefined;
     if (delta.length === 0) {
       record = { ...head, empty: true, ...tail, diffId: null, diffSize: null, digest: null, size: null, warnings };
-    } else if (layer.maxLayerSize !== undefined && (split = await splitLayer({ name: layer.name, maxLayerSize: layer.maxLayerSize }, storeDir, delta, key, opts.compression, previous, opts))) {
+    } else if (split && 'parts' in split) {
       const diffSize = split.parts.reduce((s, p) => s + p.diffSize, 0);
       const size = split.parts.reduce((s, p) => s + p.size, 0);
-      record = { ...head, empty: false, ...tail, maxLayerSize: layer.maxLayerSize, diffSize, size, parts: split.parts, warnings };
+      record = { ...head, empty: false, ...tail, maxLayerSize: layer.maxLayerSize!, diffSize, size, parts: split.parts, warnings };
       streamed = split.streamed;
     } else {
       const expected = previous && !previous.empty && !isSplit(previous) && previous.contentKey === key && previous.compression === opts.compression ? previous.digest : undefined;
-      const r = await ensureBlob({ what: layer.name, storeDir, paths: delta, contentKey: key, compression: opts.compression }, { ...opts, expectedDigest: expected });
+      // A layer that fits its maxLayerSize was walked to find out: the tar is written from that walk.
+      const range = split && 'walked' in split && split.walked.size ? { start: '', walked: split.walked } : undefined;
+      const r = await ensureBlob({ what: layer.name, storeDir, paths: delta, contentKey: key, compression: opts.compression, range }, { ...opts, expectedDigest: expected });
       const { diffId, diffSize, digest, size } = r.entry;
       record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
       streamed = r.streamed;

@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { partContentKey } from '../layer/content-key.ts';
 import { partUnits, partFixedBytes, tarNameOf } from '../layer/part-units.ts';
 import type { WalkEntry } from '../layer/store-walk.ts';
@@ -56,9 +57,13 @@ function planLayer(
 }
 
 /**
- * Make (or find in the blob store) every part of a layer larger than its `maxLayerSize`;
- * null when the layer fits in one OCI layer. A part whose content is unchanged is answered by
- * the blob store without reading the store.
+ * Make (or find in the blob store) every part of a layer larger than its `maxLayerSize`. A
+ * part whose content is unchanged is answered by the blob store without reading the store.
+ * When the layer fits in one OCI layer: the entries walked to find out (`walked`), for writing it.
+ * Uncompressed, two parts are made at a time: a blob's end waits for its hash to catch up, and
+ * the next part's reading fills that wait (many-file stack, 26 parts: ~4 % faster, measured on
+ * a loaded machine). Compressed, one at a time: gzip already fills the cores, and two gzip parts
+ * at once took the peak RSS from 227 to 337 MB for nothing.
  */
 export async function splitLayer(
   layer: { name: string; maxLayerSize: number },
@@ -68,31 +73,39 @@ export async function splitLayer(
   compression: Compression,
   previous: LayerRecord | undefined,
   opts: BlobMakingOptions,
-): Promise<{ parts: LayerPart[]; streamed: boolean } | null> {
+): Promise<{ parts: LayerPart[]; streamed: boolean } | { walked: Map<string, WalkEntry[]> }> {
   // The entries the planner walked, kept for writing the parts (freed as the parts are done).
   const walked = new Map<string, WalkEntry[]>();
   const plan = planLayer(storeDir, delta, contentKey, layer.maxLayerSize, previous, walked);
-  if (!plan) return null;
+  if (!plan) return { walked };
   const info = new Map(delta.map((p) => [p.path, p]));
   const earlier = new Map(previous && isSplit(previous) && previous.compression === compression ? previous.parts.map((p) => [p.contentKey, p.digest]) : []);
-  const parts: LayerPart[] = [];
-  let streamed = false;
-  for (const [i, p] of plan.entries()) {
-    const end = plan[i + 1]?.start;
-    const paths = p.paths.map((path) => info.get(path)!);
-    // Where the next part starts matters only inside this part's last store path: a part that
-    // ends where a store path ends keeps its key when the part after it changes.
-    const last = tarNameOf(storeDir, p.paths[p.paths.length - 1]!);
-    const key = partContentKey(paths, p.start, end?.startsWith(`${last}/`) ? end : undefined);
-    const what = blobLabel(layer.name, { index: i + 1, count: plan.length });
-    const r = await ensureBlob({ what, storeDir, paths, contentKey: key, compression, range: { start: p.start, end, walked } }, { ...opts, expectedDigest: earlier.get(key) });
-    for (const path of p.paths) if (!plan[i + 1]?.paths.includes(path)) walked.delete(path);
-    // The planner's arithmetic and the tar writer must agree, or a part could exceed the limit.
-    if (r.streamed && p.bytes !== undefined && r.entry.diffSize !== p.bytes)
-      throw new MegapakError(`${what}: the part's tar holds ${r.entry.diffSize} bytes, its plan ${p.bytes}; this is a bug in megapak`);
-    streamed ||= r.streamed;
-    const { diffId, diffSize, digest, size } = r.entry;
-    parts.push({ part: i + 1, start: p.start, paths: p.paths, contentKey: key, diffId, diffSize, digest, size });
-  }
+  const limit = pLimit(compression === 'none' ? 2 : 1);
+  const made = await Promise.allSettled(
+    plan.map((p, i) =>
+      limit(async () => {
+        const end = plan[i + 1]?.start;
+        const paths = p.paths.map((path) => info.get(path)!);
+        // Where the next part starts matters only inside this part's last store path: a part that
+        // ends where a store path ends keeps its key when the part after it changes.
+        const last = tarNameOf(storeDir, p.paths[p.paths.length - 1]!);
+        const key = partContentKey(paths, p.start, end?.startsWith(`${last}/`) ? end : undefined);
+        const what = blobLabel(layer.name, { index: i + 1, count: plan.length });
+        const r = await ensureBlob({ what, storeDir, paths, contentKey: key, compression, range: { start: p.start, end, walked } }, { ...opts, expectedDigest: earlier.get(key) });
+        for (const path of p.paths) if (!plan[i + 1]?.paths.includes(path)) walked.delete(path);
+        // The planner's arithmetic and the tar writer must agree, or a part could exceed the limit.
+        if (r.streamed && p.bytes !== undefined && r.entry.diffSize !== p.bytes)
+          throw new MegapakError(`${what}: the part's tar holds ${r.entry.diffSize} bytes, its plan ${p.bytes}; this is a bug in megapak`);
+        const { diffId, diffSize, digest, size } = r.entry;
+        return { part: { part: i + 1, start: p.start, paths: p.paths, contentKey: key, diffId, diffSize, digest, size }, streamed: r.streamed };
+      }),
+    ),
+  );
+  // Every part settled before failing: none is left writing behind an error.
+  const failed = made.find((m) => m.status === 'rejected');
+  if (failed) throw failed.reason;
+  const done = made.map((m) => (m as PromiseFulfilledResult<{ part: LayerPart; streamed: boolean }>).value);
+  const parts = done.map((d) => d.part);
+  const streamed = done.some((d) => d.streamed);
   return { parts, streamed };
 }

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-
 /**
  * A piece of a layer's tar the planner places whole: a store path, or (for a store path whose
  * tar alone is larger than the limit) one entry of it. Units come in tar order.
@@ -29,9 +27,20 @@ export interface PartPlan {
   bytes: number;
 }
 
-/** 32 bits of SHA-256 of a unit's name as a fraction in [0, 1): the unit's content-defined coin. */
+/**
+ * A unit's content-defined coin in [0, 1): FNV-1a over its name with murmur3's finaliser, by
+ * hand because it runs for every entry of a large store path (SHA-256 per entry cost ~0.3 s on a
+ * 167k-entry layer); the name carries the store hash, so the coin changes with the content.
+ */
 function coin(name: string): number {
-  return createHash('sha256').update(name).digest().readUInt32BE(0) / 2 ** 32;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) / 2 ** 32;
 }
 
 /**
