@@ -6,7 +6,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { copyFixtureStack, readRecords } from '../test/helpers/fixture.ts';
 import { startRegistry, type Registry } from '../test/helpers/registry.ts';
-import { run } from '../test/helpers/cli.ts';
+import { startDocker } from '../test/helpers/docker.ts';
 import { recordBlobs } from '../tools/src/model/vocabulary.ts';
 import { figure, measure, repeat, stat, type Row, type Sample } from './measure.ts';
 import { startThrottle } from './throttle.ts';
@@ -87,6 +87,8 @@ export async function splitRows(c: BenchContext): Promise<Row[]> {
     met: bigS.median <= 1.05 * bigW.median,
   });
 
+  // The machine's Docker daemon, or one of our own when none answers (test/helpers/docker.ts).
+  const daemon = await startDocker();
   const reg: Registry = await startRegistry({ storage: join(await c.freshDir('split-registry'), 'data') });
   const proxy = await startThrottle({ host: '127.0.0.1', port: Number(reg.host.split(':')[1]) }, RATE_MBPS * 1e6);
   try {
@@ -120,9 +122,9 @@ export async function splitRows(c: BenchContext): Promise<Row[]> {
         return { seconds, updateBytes: proxy.bytes() };
       };
       c.log(`split: docker pull of the ${name} image through ${RATE_MBPS} MB/s per connection`);
-      await run('docker', ['rmi', '-f', ref('old'), ref('new')]);
-      const docker = await pullTwice((r) => measure('docker', ['pull', r]));
-      await run('docker', ['rmi', '-f', ref('old'), ref('new')]);
+      await daemon.docker(['rmi', '-f', ref('old'), ref('new')]);
+      const docker = await pullTwice((r) => measure('docker', ['pull', r], { env: daemon.env }));
+      await daemon.docker(['rmi', '-f', ref('old'), ref('new')]);
       c.log(`split: podman pull of the ${name} image`);
       const dir = await c.freshDir(`split-podman-${name}`);
       const podman = await podmanIn(dir);
@@ -154,6 +156,7 @@ export async function splitRows(c: BenchContext): Promise<Row[]> {
   } finally {
     await proxy.stop();
     await reg.stop();
+    await daemon.stop();
   }
 
   // 4. A fresh runner's first push (empty blob store, empty registry): making and uploading

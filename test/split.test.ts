@@ -10,7 +10,24 @@ import { tarHeaders, type Header } from './helpers/tar.ts';
 import { isSplit, recordBlobs, type LayerRecord, type SplitLayerRecord } from '../tools/src/model/vocabulary.ts';
 
 const LIMIT = 24 * 1024;
-const EXTRA = ['torchsde', 'einops', 'transformers', 'tokenizers', 'sentencepiece', 'safetensors', 'aiohttp', 'yarl', 'pyyaml', 'pillow', 'tqdm', 'psutil', 'kornia', 'spandrel', 'soundfile', 'av'];
+const EXTRA = [
+  'torchsde',
+  'einops',
+  'transformers',
+  'tokenizers',
+  'sentencepiece',
+  'safetensors',
+  'aiohttp',
+  'yarl',
+  'pyyaml',
+  'pillow',
+  'tqdm',
+  'psutil',
+  'kornia',
+  'spandrel',
+  'soundfile',
+  'av',
+];
 
 const editJson = async (file: string, edit: (o: Record<string, unknown>) => void) => {
   const o = JSON.parse(await readFile(file, 'utf8'));

@@ -175,7 +175,9 @@ describe('a fresh CI runner pushing with the layer records from a Turborepo remo
       // The layer builds, but not that path.
       const r = await push();
       expect(r.code).toBe(1);
-      expect(r.stderr.trimEnd().split('\n').pop()).toBe(`megapak: layer-12: store path ${gone} is in no binary cache and building the layer did not make it; no manifest was pushed`);
+      expect(r.stderr.trimEnd().split('\n').pop()).toBe(
+        `megapak: layer-12: store path ${gone} is in no binary cache and building the layer did not make it; no manifest was pushed`,
+      );
       // The layer does not build at all: Nix's reason, still on the one line.
       await writeFile(
         join(wsB, 'layers', '12-app', 'layer.nix'),

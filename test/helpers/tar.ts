@@ -40,4 +40,3 @@ export async function tarHeaders(blob: string): Promise<Header[]> {
   await pipeline(createReadStream(blob), createGunzip(), extract);
   return headers;
 }
-

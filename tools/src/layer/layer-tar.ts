@@ -121,14 +121,7 @@ function inRange(entries: WalkEntry[], root: string, range: PartRange): WalkEntr
  * `--store /x`; the golden-digest test): the tar names stay those under `storeDir`. With
  * `range`, only that part of the layer (see `inRange`).
  */
-export async function writeLayerTar(
-  storeDir: string,
-  paths: string[],
-  sink: ByteSink,
-  onBytes: (n: number) => void = () => {},
-  fsRoot = '',
-  range?: PartRange,
-): Promise<void> {
+export async function writeLayerTar(storeDir: string, paths: string[], sink: ByteSink, onBytes: (n: number) => void = () => {}, fsRoot = '', range?: PartRange): Promise<void> {
   const batch = new Batcher(sink);
   for (const e of storeDirEntries(storeDir)) await batch.push(encodeHeader(e));
   const prefix = storeDir.replace(/^\/+/, '');

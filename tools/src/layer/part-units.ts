@@ -5,8 +5,7 @@ import { walkStorePath, type WalkEntry } from './store-walk.ts';
 
 const plain = (s: string) => s.length < 100 && /^[\x20-\x7e]*$/.test(s);
 /** An entry's tar bytes; a short ASCII name and link take one header block, anything else is encoded to count it. */
-const entryBytes = (e: WalkEntry) =>
-  (plain(e.name) && plain(e.linkname ?? '') && e.size < 0o77777777777 ? BLOCK : encodeHeader(e).length) + e.size + padding(e.size);
+const entryBytes = (e: WalkEntry) => (plain(e.name) && plain(e.linkname ?? '') && e.size < 0o77777777777 ? BLOCK : encodeHeader(e).length) + e.size + padding(e.size);
 
 /** Bytes every part's tar holds besides its own entries: the store directory's entries and the end-of-archive blocks. */
 export const partFixedBytes = (storeDir: string) => storeDirEntries(storeDir).reduce((s, e) => s + encodeHeader(e).length, END_OF_ARCHIVE.length);
@@ -36,7 +35,13 @@ export function partUnits(storeDir: string, paths: string[], limit: number, walk
     const dirBytes = new Map<string, number>();
     entries.forEach((e, i) => {
       if (e.type === 'dir') dirBytes.set(e.name, sizes[i]!);
-      units.push({ start: e.name, path, bytes: sizes[i]!, parents: parentsOf(e.name, root).map((name) => ({ name, bytes: dirBytes.get(name)! })), ...(e.type === 'dir' ? { dir: e.name } : {}) });
+      units.push({
+        start: e.name,
+        path,
+        bytes: sizes[i]!,
+        parents: parentsOf(e.name, root).map((name) => ({ name, bytes: dirBytes.get(name)! })),
+        ...(e.type === 'dir' ? { dir: e.name } : {}),
+      });
     });
   }
   return units;

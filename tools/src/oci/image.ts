@@ -51,9 +51,7 @@ export function composeImage(spec: ImageSpec): ImageParts {
     history: spec.layers.map((l) => ({
       created,
       created_by: historyLabel(l),
-      comment: l.part
-        ? `${l.pathCount} store paths (wholly or partly) of ${l.name}'s ${l.narSize} bytes (NAR)`
-        : `${l.pathCount} store paths, ${l.narSize} bytes (NAR)`,
+      comment: l.part ? `${l.pathCount} store paths (wholly or partly) of ${l.name}'s ${l.narSize} bytes (NAR)` : `${l.pathCount} store paths, ${l.narSize} bytes (NAR)`,
       ...(l.blob === null ? { empty_layer: true } : {}),
     })),
   };

@@ -57,8 +57,18 @@ describe('planParts', () => {
 
   it('repeats the parent directories an entry needs, and counts them', () => {
     const dir = (name: string): PartUnit => ({ start: name, path: '/nix/store/x', bytes: 512, parents: [], dir: name });
-    const file = (name: string, bytes: number, parents: string[]): PartUnit => ({ start: name, path: '/nix/store/x', bytes, parents: parents.map((n) => ({ name: n, bytes: 512 })) });
-    const units = [dir('nix/store/x'), dir('nix/store/x/lib'), file('nix/store/x/lib/a', 6000, ['nix/store/x', 'nix/store/x/lib']), file('nix/store/x/lib/b', 6000, ['nix/store/x', 'nix/store/x/lib'])];
+    const file = (name: string, bytes: number, parents: string[]): PartUnit => ({
+      start: name,
+      path: '/nix/store/x',
+      bytes,
+      parents: parents.map((n) => ({ name: n, bytes: 512 })),
+    });
+    const units = [
+      dir('nix/store/x'),
+      dir('nix/store/x/lib'),
+      file('nix/store/x/lib/a', 6000, ['nix/store/x', 'nix/store/x/lib']),
+      file('nix/store/x/lib/b', 6000, ['nix/store/x', 'nix/store/x/lib']),
+    ];
     const plan = planParts(units, 8192 + FIXED, FIXED);
     expect(plan.map((p) => p.start)).toEqual(['nix/store/x', 'nix/store/x/lib/b']);
     // Part 2 holds b and repeats both directories above it.

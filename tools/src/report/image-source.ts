@@ -54,7 +54,8 @@ function logicalNames(config: z.infer<typeof configSchema>): string[] {
 
 function layersOf(m: z.infer<typeof manifestSchema>, config: z.infer<typeof configSchema>): SourceLayer[] {
   const names = logicalNames(config);
-  if (m.layers.length !== config.rootfs.diff_ids.length) throw new MegapakError(`the manifest lists ${m.layers.length} layers but the config ${config.rootfs.diff_ids.length} diffIDs`);
+  if (m.layers.length !== config.rootfs.diff_ids.length)
+    throw new MegapakError(`the manifest lists ${m.layers.length} layers but the config ${config.rootfs.diff_ids.length} diffIDs`);
   return m.layers.map((l, i) => ({ ...l, diffId: config.rootfs.diff_ids[i]!, layer: names[i]! }));
 }
 
@@ -73,7 +74,10 @@ export function uncompressed(mediaType: string, blob: Readable): Readable {
 }
 
 async function ociLayout(dir: string, tag: string | undefined): Promise<ImageSource> {
-  const index = await readJsonFile(join(dir, 'index.json'), z.object({ manifests: z.array(z.object({ digest: z.string(), annotations: z.record(z.string(), z.string()).optional() })) }));
+  const index = await readJsonFile(
+    join(dir, 'index.json'),
+    z.object({ manifests: z.array(z.object({ digest: z.string(), annotations: z.record(z.string(), z.string()).optional() })) }),
+  );
   const pick = tag ? index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag) : index.manifests[index.manifests.length - 1];
   if (!pick) throw new UsageError(`${dir}: the OCI layout has no image${tag ? ` tagged ${tag}` : ''}`);
   const blob = (d: string) => join(dir, 'blobs', 'sha256', d.replace(/^sha256:/, ''));
@@ -93,10 +97,14 @@ async function tarIndex(file: string): Promise<Map<string, { offset: number; siz
   try {
     const h = Buffer.alloc(512);
     let longName: string | undefined;
-    for (let pos = 0; ; ) {
+    for (let pos = 0; ;) {
       const { bytesRead } = await fh.read(h, 0, 512, pos);
       if (bytesRead < 512 || h.every((b) => b === 0)) break;
-      const field = (o: number, n: number) => h.subarray(o, o + n).toString('utf8').replace(/\0.*$/s, '');
+      const field = (o: number, n: number) =>
+        h
+          .subarray(o, o + n)
+          .toString('utf8')
+          .replace(/\0.*$/s, '');
       const size = parseInt(field(124, 12).trim() || '0', 8);
       const type = String.fromCharCode(h[156]!);
       const prefix = field(345, 155);
@@ -155,7 +163,10 @@ async function dockerArchive(file: string): Promise<ImageSource> {
   };
 }
 
-async function registryImage(text: string, o: { plainHttp: boolean; credentials?: (registry: string) => Promise<Credentials | undefined>; retries: number; backoffMs: number }): Promise<ImageSource> {
+async function registryImage(
+  text: string,
+  o: { plainHttp: boolean; credentials?: (registry: string) => Promise<Credentials | undefined>; retries: number; backoffMs: number },
+): Promise<ImageSource> {
   const ref = parseImageRef(text);
   const reader = new RegistryReader(ref, { plainHttp: o.plainHttp, retries: o.retries, backoffMs: o.backoffMs, credentials: await o.credentials?.(ref.registry) });
   const { manifest } = await reader.manifest();
@@ -193,4 +204,3 @@ export async function storePathsIn(t: Readable): Promise<Set<string>> {
   await pipeline(t, extract);
   return paths;
 }
-

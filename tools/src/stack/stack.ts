@@ -45,9 +45,7 @@ export interface Stack {
 const pkgJson = z.object({
   name: z.string().optional(),
   version: z.string().optional(),
-  megapak: z
-    .object({ budget: z.union([z.number().positive(), z.string()]).optional(), maxLayerSize: z.union([z.number().positive(), z.string()]).optional() })
-    .optional(),
+  megapak: z.object({ budget: z.union([z.number().positive(), z.string()]).optional(), maxLayerSize: z.union([z.number().positive(), z.string()]).optional() }).optional(),
 });
 
 function sizeOf(v: number | string | undefined, where: string, field = 'megapak.budget'): number | undefined {

@@ -240,8 +240,9 @@ export class ParallelGzip extends Transform {
   /** `done`: every job answered, so the workers are idle and go back to the pool. */
   private stopWorkers(done = false): void {
     this.stopping = true;
-    for (const w of this.workers) if (done) releaseWorker(w);
-    else void w.terminate();
+    for (const w of this.workers)
+      if (done) releaseWorker(w);
+      else void w.terminate();
     this.workers.length = 0;
     this.idle.length = 0;
   }
