@@ -87,7 +87,31 @@ export interface PartRange {
   walked?: Map<string, WalkEntry[]>;
 }
 
-const before = (a: string, b: string) => (/^[\x00-\x7f]*$/.test(a + b) ? a < b : byteOrder(a, b) < 0);
+/**
+ * Bytewise (UTF-8) order without encoding: UTF-16 code units order as code points do except
+ * for surrogates, so only a first difference at or above U+D800 needs the bytes.
+ */
+function before(a: string, b: string): boolean {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === n) return a.length < b.length;
+  const x = a.charCodeAt(i);
+  const y = b.charCodeAt(i);
+  return x < 0xd800 && y < 0xd800 ? x < y : byteOrder(a, b) < 0;
+}
+
+/** The first index of sorted `entries` whose name is not before `name`. */
+function firstFrom(entries: WalkEntry[], name: string): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (before(entries[mid]!.name, name)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 /** The directories above `name` up to and including its store path's top entry `root`, outermost first. */
 export function parentsOf(name: string, root: string): string[] {
@@ -105,12 +129,18 @@ function inRange(entries: WalkEntry[], root: string, range: PartRange): WalkEntr
   // A store path wholly inside the range (the common case) needs no filtering: store paths'
   // names differ within their hash, so `end` is either inside this path or past all of it.
   if (!before(root, range.start) && (range.end === undefined || (before(root, range.end) && !range.end.startsWith(`${root}/`)))) return entries;
-  const kept = entries.map((e) => !before(e.name, range.start) && (range.end === undefined || before(e.name, range.end)));
+  const from = firstFrom(entries, range.start);
+  const to = range.end === undefined ? entries.length : firstFrom(entries, range.end);
+  // Directories above the kept entries that sort before the range: walking up from each entry
+  // stops at the first directory inside the range, whose own parents its own walk covers.
   const parents = new Set<string>();
-  entries.forEach((e, i) => {
-    if (kept[i]) for (const d of parentsOf(e.name, root)) parents.add(d);
-  });
-  return entries.filter((e, i) => kept[i] || (e.type === 'dir' && parents.has(e.name)));
+  for (let i = from; i < to; i++)
+    for (const d of parentsOf(entries[i]!.name, root).reverse()) {
+      if (!before(d, range.start)) break;
+      parents.add(d);
+    }
+  const above = entries.slice(0, from).filter((e) => e.type === 'dir' && parents.has(e.name));
+  return [...above, ...entries.slice(from, to)];
 }
 
 /**
