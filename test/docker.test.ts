@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlobChecks } from '../tools/src/layer/blob-check.ts';
 import { megapak, megapakOk, run } from './helpers/cli.ts';
 import { startDocker, startPodman, type Docker, type Podman } from './helpers/docker.ts';
 import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
@@ -154,6 +155,9 @@ describe('real Docker daemon and podman', () => {
     const bytes = await readFile(blob);
     bytes[bytes.length >> 1]! ^= 0xff;
     await writeFile(blob, bytes);
+    // As bit rot would: the stamp still matches (the blob store's cheap check passes), so
+    // docker's own diffID check is what catches it.
+    await new BlobChecks(join(badCache, 'checks')).record(blob, victim.digest!);
     const r = await megapak(['load', '--stack', bad, '--compression', 'none'], { env: env({ MEGAPAK_CACHE_DIR: badCache }) });
     expect(r.code).toBe(1);
     const lines = r.stderr

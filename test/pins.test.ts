@@ -35,7 +35,7 @@ describe('pnpm pins update', () => {
       `git clone -q --bare work demo.git && git -C demo.git update-server-info && mkdir archive && git -C work archive --format=tar.gz --prefix=demo-${tagRev}/ -o ../archive/${tagRev}.tar.gz ${tagRev}`,
       root,
     );
-    await sh('head -c 100000 /dev/urandom > demo-1.0-py3-none-any.whl', root);
+    await sh('head -c 100000 /dev/urandom > demo-1.0-py3-none-any.whl && head -c 50000 /dev/urandom > "torch-2.10.0+cu130-cp314-cp314t-manylinux_2_28_x86_64.whl"', root);
     server = await startStaticServer(root);
     pinsFile = join(await tempDir('pins'), 'pins.json');
     await writeFile(
@@ -53,6 +53,14 @@ describe('pnpm pins update', () => {
             archiveUrl: `${server.url}/archive/{rev}.tar.gz`,
           },
           wheel: { type: 'url', url: `${server.url}/demo-1.0-py3-none-any.whl`, ref: '1.0', rev: null, hash: null },
+          // The file-pin contract with the Nix side: url, SRI hash or null, evidence; fields this tool does not know are kept.
+          torch: {
+            type: 'wheel',
+            url: `${server.url}/torch-2.10.0%2Bcu130-cp314-cp314t-manylinux_2_28_x86_64.whl`,
+            hash: null,
+            evidence: 'none yet',
+            python: 'cp314t',
+          },
           done: { type: 'github', owner: 'o', repo: 'done', ref: 'main', rev: 'a'.repeat(40), hash: 'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' },
         },
       }),
@@ -72,8 +80,54 @@ describe('pnpm pins update', () => {
     const fileHash = await sh(`nix --extra-experimental-features nix-command hash file --type sha256 ${root}/demo-1.0-py3-none-any.whl`);
     expect(pins.wheel.hash).toBe(fileHash);
     expect(pins.done.hash).toBe('sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=');
+    const torchHash = await sh(`nix --extra-experimental-features nix-command hash file --type sha256 "${root}/torch-2.10.0+cu130-cp314-cp314t-manylinux_2_28_x86_64.whl"`);
+    expect(pins.torch).toEqual({
+      type: 'wheel',
+      url: `${server.url}/torch-2.10.0%2Bcu130-cp314-cp314t-manylinux_2_28_x86_64.whl`,
+      hash: torchHash,
+      evidence: `nix-prefetch-url of ${server.url}/torch-2.10.0%2Bcu130-cp314-cp314t-manylinux_2_28_x86_64.whl on ${new Date().toISOString().slice(0, 10)}`,
+      python: 'cp314t',
+    });
+    expect(r.stdout).toContain(`torch: ${server.url}/torch-2.10.0%2Bcu130-cp314-cp314t-manylinux_2_28_x86_64.whl ${torchHash}`);
+    expect(server.hits).toContain('/torch-2.10.0+cu130-cp314-cp314t-manylinux_2_28_x86_64.whl');
     expect(r.stdout).toContain(`demo: v1.0 -> ${tagRev} ${treeHash}`);
     expect(server.hits).toContain('/demo.git/info/refs');
+  });
+
+  it('a wheel whose bytes changed behind its URL is an error naming both hashes, and the pin keeps its hash', async () => {
+    // Unchanged bytes: the hash is confirmed and the evidence it was pinned on is kept.
+    const pinned = JSON.parse(await readFile(pinsFile, 'utf8'));
+    pinned.pins.torch.evidence = 'a public lock file';
+    await writeFile(pinsFile, JSON.stringify(pinned));
+    const same = await pinsCli(['update', 'torch', '--file', pinsFile]);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toContain('(the pinned hash, confirmed)');
+    expect(JSON.parse(await readFile(pinsFile, 'utf8')).pins.torch).toEqual(pinned.pins.torch);
+    const before = JSON.parse(await readFile(pinsFile, 'utf8')).pins.torch;
+    await sh('head -c 50000 /dev/urandom > "torch-2.10.0+cu130-cp314-cp314t-manylinux_2_28_x86_64.whl"', root);
+    const r = await pinsCli(['update', 'torch', '--file', pinsFile]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^pins: pin 'torch': \\S+ now has sha256-\\S+, but the pin records ${before.hash.replace(/[+/]/g, '\\$&')}: the file changed`));
+    expect(JSON.parse(await readFile(pinsFile, 'utf8')).pins.torch).toEqual(before);
+  });
+
+  it('pnpm pins check names the pins without a hash, and passes once they have one', async () => {
+    const file = join(await tempDir('pins-check'), 'pins.json');
+    const pins = {
+      pins: {
+        w: { type: 'wheel', url: 'https://x.invalid/w.whl', hash: null, evidence: 'none' },
+        g: { type: 'github', owner: 'o', repo: 'r', ref: 'v1', rev: 'a'.repeat(40), hash: null },
+        ok: { type: 'url', url: 'https://x.invalid/f', hash: 'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' },
+      },
+    };
+    await writeFile(file, JSON.stringify(pins));
+    const open = await pinsCli(['check', '--file', file]);
+    expect(open.code).toBe(1);
+    expect(open.stderr.trim()).toBe(`pins: ${file}: 2 pins without a hash: w, g (pnpm pins update NAME on a machine with network)`);
+    pins.pins.w.hash = pins.pins.g.hash = pins.pins.ok.hash as never;
+    await writeFile(file, JSON.stringify(pins));
+    const done = await pinsCli(['check', '--file', file]);
+    expect(done.code, done.stderr).toBe(0);
   });
 
   it('names an unknown pin and an unreachable source', async () => {

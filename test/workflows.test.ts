@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { REPO, run } from './helpers/cli.ts';
 import { tempDir } from './helpers/fixture.ts';
-import { checkCommands, cliSurface, commandsOf, stepsOf, workflowFiles } from './helpers/workflows.ts';
+import { checkCommands, cliSurface, commandsOf, pinsSurface, stepsOf, workflowFiles, workspacePackages } from './helpers/workflows.ts';
 
 const VALIDATOR = join(REPO, 'node_modules', '@action-validator', 'cli', 'cli.mjs');
 const validate = (file: string) => run(process.execPath, [VALIDATOR, file], { timeoutMs: 60_000 });
@@ -16,13 +16,14 @@ const runs = (text: string) => stepsOf(text).flatMap(({ step }) => (step.run ? [
 
 describe('GitHub Actions workflows', () => {
   let cli: Map<string, Set<string>>;
+  let pins: Map<string, Set<string>>;
   beforeAll(async () => {
-    cli = await cliSurface();
+    [cli, pins] = await Promise.all([cliSurface(), pinsSurface()]);
   });
 
   it('are valid against the workflow schema', async () => {
     const files = workflowFiles();
-    expect(files.map((f) => basename(f))).toEqual(['image.yml', 'pull-request.yml']);
+    expect(files.map((f) => basename(f))).toEqual(['image.yml', 'layer-stage.yml', 'pull-request.yml']);
     for (const f of files) {
       const r = await validate(f);
       expect(r.code, `${f}\n${r.stdout}${r.stderr}`).toBe(0);
@@ -46,14 +47,23 @@ describe('GitHub Actions workflows', () => {
 
   it('run only commands that exist: package.json scripts, workspace binaries, turbo tasks, megapak commands and options, scripts/', async () => {
     for (const f of workflowFiles())
-      for (const { where, step } of stepsOf(await readFile(f, 'utf8'))) if (step.run) expect(checkCommands(step.run, cli), `${basename(f)} ${where}`).toEqual([]);
+      for (const { where, step } of stepsOf(await readFile(f, 'utf8'))) if (step.run) expect(checkCommands(step.run, cli, pins), `${basename(f)} ${where}`).toEqual([]);
     // The check has something to check: the commands the issue asks for are there.
     const pr = runs(load('pull-request.yml'))
       .flatMap(commandsOf)
       .map((c) => c.join(' '));
     const readmeTest = /^bash scripts\/setup\.sh && (pnpm test)$/m.exec(await readFile(join(REPO, 'README.md'), 'utf8'));
     expect(readmeTest, 'the README names its test command').not.toBeNull();
-    expect(pr).toEqual(expect.arrayContaining(['bash scripts/setup.sh', readmeTest![1], 'bash scripts/eval-real-stack.sh']));
+    expect(pr).toEqual(
+      expect.arrayContaining([
+        'bash scripts/setup.sh',
+        readmeTest![1],
+        'bash scripts/eval-real-stack.sh',
+        'pnpm pins update',
+        'bash scripts/pins-patch.sh',
+        'pnpm megapak plan --markdown',
+      ]),
+    );
     const image = runs(load('image.yml'))
       .flatMap(commandsOf)
       .map((c) => c.join(' '));
@@ -75,9 +85,75 @@ describe('GitHub Actions workflows', () => {
       ['FOO=1 pnpm megapak push --tagg x y', "megapak push has no option '--tagg'"],
       ['cd x && megapak build --ocii out', "megapak build has no option '--ocii'"],
       ['bash scripts/no-such.sh', 'bash scripts/no-such.sh: no such file in the repository'],
+      ['pnpm megapak plan --jsn', "megapak plan has no option '--jsn'"],
+      ['pnpm pins updat', "pnpm pins has no command 'updat'"],
+      ['pnpm pins update --al', "pnpm pins update has no option '--al'"],
     ];
-    for (const [script, problem] of bad) expect(checkCommands(script, cli), script).toEqual([problem]);
+    for (const [script, problem] of bad) expect(checkCommands(script, cli, pins), script).toEqual([problem]);
     expect(checkCommands('pnpm megapak push --plain-http --tag a x\npnpm -s -F @megapak/tools bundle', cli)).toEqual([]);
+  });
+
+  it('the pull-request workflow fills null pins before it evaluates, then puts the patch and the plan into the job summary', () => {
+    const steps = parseYaml(load('pull-request.yml')).jobs['evaluate-real-stack'].steps as { run?: string }[];
+    const at = (text: string) => steps.findIndex((s) => s.run?.includes(text));
+    expect(at('pnpm pins update')).toBeGreaterThan(-1);
+    expect(at('pnpm pins update')).toBeLessThan(at('bash scripts/eval-real-stack.sh'));
+    expect(at('bash scripts/eval-real-stack.sh')).toBeLessThan(at('pnpm megapak plan'));
+    expect(steps[at('pnpm pins update')]!.run).toMatch(/bash scripts\/pins-patch\.sh >> "\$GITHUB_STEP_SUMMARY"/);
+    expect(steps[at('pnpm megapak plan')]!.run).toMatch(/pnpm megapak plan --markdown >> "\$GITHUB_STEP_SUMMARY"/);
+  });
+
+  it('the image workflow plans first, then builds (from committed pins: it fills none) as a chain of stages that covers every layer', () => {
+    const wf = parseYaml(load('image.yml'));
+    const stage = parseYaml(load('layer-stage.yml'));
+    const plan = wf.jobs.plan.steps.map((s: { run?: string }) => s.run).filter(Boolean);
+    expect(plan).toEqual(expect.arrayContaining(['pnpm megapak plan --markdown >> "$GITHUB_STEP_SUMMARY"']));
+    // A chain: plan, then each stage after the one before, then the image.
+    const stages = Object.entries(wf.jobs as Record<string, { needs?: string; uses?: string; with?: { filter: string } }>).filter(([, j]) => j.uses);
+    let before = 'plan';
+    for (const [name, j] of stages) {
+      expect(j.uses, name).toBe('./.github/workflows/layer-stage.yml');
+      expect(j.needs, name).toBe(before);
+      expect(workspacePackages().has(j.with!.filter), j.with!.filter).toBe(true);
+      before = name;
+    }
+    expect(wf.jobs.image.needs).toBe(before);
+    const filters = stages.map(([, j]) => j.with!.filter);
+    expect(filters).toEqual([...filters].sort());
+    expect(filters.at(-1)).toBe(
+      [...workspacePackages().keys()]
+        .filter((n) => n.startsWith('layer-'))
+        .sort()
+        .at(-1),
+    );
+    // Each stage: the build stops in time to push what it built, even after a failure.
+    const steps = stage.jobs.stage.steps as { run?: string; if?: string; 'timeout-minutes'?: string }[];
+    const build = steps.findIndex((s) => s.run?.startsWith('pnpm turbo build'));
+    expect(stage.on.workflow_call.inputs['build-minutes'].default).toBeLessThan(stage.jobs.stage['timeout-minutes']);
+    expect(stage.jobs.stage['timeout-minutes']).toBeLessThanOrEqual(360);
+    expect(steps[build]!['timeout-minutes']).toBe('${{ inputs.build-minutes }}');
+    expect(steps[build + 1]).toMatchObject({ run: 'bash scripts/nix-cache-push.sh "$NIX_CACHE_PUSH_URL"', if: expect.stringContaining('always()') });
+    // Nothing in CI that builds an image fills a pin.
+    for (const f of ['image.yml', 'layer-stage.yml']) expect(load(f), f).not.toMatch(/pins update/);
+  });
+
+  it('scripts/pins-patch.sh prints the pins change as a patch, and the pins still open', async () => {
+    const dir = await tempDir('pins-patch');
+    await run('bash', ['-c', `mkdir -p scripts nix && cp ${REPO}/scripts/pins-patch.sh scripts/ && git init -q && git config user.email t@t.invalid && git config user.name t`], {
+      cwd: dir,
+    });
+    const pinsJson = (a: string | null) =>
+      JSON.stringify({ pins: { a: { type: 'wheel', url: 'https://x.invalid/a.whl', hash: a }, b: { type: 'github', ref: 'v1', rev: null, hash: null } } }, null, 2);
+    await writeFile(join(dir, 'nix', 'pins.json'), pinsJson(null));
+    await run('bash', ['-c', 'git add -A && git commit -qm pins'], { cwd: dir });
+    const same = await run('bash', [join(dir, 'scripts', 'pins-patch.sh')]);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toContain('No pin changed here.');
+    expect(same.stdout).toContain('Still without a hash: a, b');
+    await writeFile(join(dir, 'nix', 'pins.json'), pinsJson('sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='));
+    const changed = await run('bash', [join(dir, 'scripts', 'pins-patch.sh')]);
+    expect(changed.stdout).toMatch(/```diff\n[^]*^-\s+"hash": null[^]*^\+\s+"hash": "sha256-A{43}="[^]*```/m);
+    expect(changed.stdout).toContain('Still without a hash: b');
   });
 
   it('the image workflow: main and release tags, packages: write, remote caches from secrets, a configurable runner, disk freed first', () => {

@@ -49,10 +49,11 @@ async function saltedBusybox(paths: string[], salt: string): Promise<string> {
 
 /**
  * `nix-store --delete` the paths, after checking that each one's closure holds the busybox
- * built with `salt` (so it is this test's own path, never one that other work shares).
+ * built with `salt` (so it is this test's own path, never one that other work shares); that
+ * busybox is looked for among `busyboxAmong` (when it is kept, the closure it is in).
  */
-export async function deleteSaltedPaths(paths: string[], salt: string): Promise<void> {
-  const busybox = await saltedBusybox(paths, salt);
+export async function deleteSaltedPaths(paths: string[], salt: string, busyboxAmong = paths): Promise<void> {
+  const busybox = await saltedBusybox(busyboxAmong, salt);
   for (const p of paths) {
     const closure = await run('nix-store', ['--query', '--requisites', p]);
     if (closure.code !== 0 || !closure.stdout.split('\n').includes(busybox)) throw new Error(`${p} is not built from ${busybox}: refusing to delete anything`);

@@ -1,6 +1,7 @@
 // Reads GitHub Actions workflows and checks that the commands their steps run exist here:
 // `pnpm X` (a script, a workspace binary, or a pnpm built-in), `pnpm turbo <task>` (a task in
-// turbo.json), `megapak <command> --option…` (against the CLI's own --help) and `bash FILE`.
+// turbo.json), `megapak <command> --option…` and `pnpm pins <command> --option…` (against
+// their own --help) and `bash FILE`.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseShell } from 'shell-quote';
@@ -61,17 +62,31 @@ export async function cliSurface(): Promise<Map<string, Set<string>>> {
   return surface;
 }
 
+/** `pnpm pins`' subcommands and their long options, read from its --help. */
+export async function pinsSurface(): Promise<Map<string, Set<string>>> {
+  const pins = [join(REPO, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(REPO, 'tools', 'src', 'pins', 'update.ts')];
+  const top = await run(process.execPath, [...pins, '--help']);
+  const commands = [...top.stdout.split('Commands:')[1]!.matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+  const surface = new Map<string, Set<string>>();
+  for (const c of commands) {
+    const help = await run(process.execPath, [...pins, c, '--help']);
+    surface.set(c, new Set([...help.stdout.matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]!)));
+  }
+  return surface;
+}
+
 const PNPM_BUILTINS = new Set(['install', 'i', 'add', 'exec', 'dlx', 'store', 'why', 'list', 'ls', 'config']);
 
 /** Problems with the commands of one `run:` script, as lines naming the command. */
-export function checkCommands(script: string, cli: Map<string, Set<string>>): string[] {
+export function checkCommands(script: string, cli: Map<string, Set<string>>, pins?: Map<string, Set<string>>): string[] {
   const problems: string[] = [];
-  const checkMegapak = (words: string[]) => {
+  const checkSub = (program: string, surface: Map<string, Set<string>>, words: string[]) => {
     const [sub, ...rest] = words;
-    const opts = sub ? cli.get(sub) : undefined;
-    if (!opts) return problems.push(`megapak has no command '${sub}'`);
-    for (const w of rest) if (w.startsWith('--') && !opts.has(w.split('=')[0]!)) problems.push(`megapak ${sub} has no option '${w.split('=')[0]}'`);
+    const opts = sub ? surface.get(sub) : undefined;
+    if (!opts) return problems.push(`${program} has no command '${sub}'`);
+    for (const w of rest) if (w.startsWith('--') && !opts.has(w.split('=')[0]!)) problems.push(`${program} ${sub} has no option '${w.split('=')[0]}'`);
   };
+  const checkMegapak = (words: string[]) => checkSub('megapak', cli, words);
   for (const cmd of commandsOf(script)) {
     const [name, ...args] = cmd;
     if (name === 'megapak') checkMegapak(args);
@@ -94,10 +109,12 @@ export function checkCommands(script: string, cli: Map<string, Set<string>>): st
       if (sub === 'run') [sub, ...rest] = rest;
       const scripts = readJson(join(pkgDir, 'package.json')).scripts ?? {};
       if (sub === 'megapak') checkMegapak(rest);
+      else if (sub === 'pins' && pins && pkgDir === REPO) checkSub('pnpm pins', pins, rest);
       else if (sub === 'turbo') {
         const task = rest.filter((w) => !w.startsWith('-'))[rest[0] === 'run' ? 1 : 0];
         if (!task || !(task in readJson(join(REPO, 'turbo.json')).tasks)) problems.push(`turbo.json has no task '${task}'`);
-        for (const f of rest.filter((w) => w.startsWith('--filter=')).map((w) => w.slice('--filter='.length))) {
+        // A filter from a variable ($STAGE_FILTER) is checked where its value is set.
+        for (const f of rest.filter((w) => w.startsWith('--filter=') && !w.includes('$')).map((w) => w.slice('--filter='.length))) {
           const glob = new RegExp(`^${f.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
           if (![...workspacePackages().keys()].some((n) => glob.test(n))) problems.push(`turbo --filter=${f} matches no workspace package`);
         }

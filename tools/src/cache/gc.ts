@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { BlobChecks } from '../layer/blob-check.ts';
 import type { GcPlan } from './gc-plan.ts';
 import type { IndexFile } from './scan.ts';
 
@@ -37,6 +38,7 @@ export async function applyGc(root: string, plan: GcPlan, index: IndexFile[], mi
       continue;
     }
     await rm(aside, { force: true });
+    await new BlobChecks(join(root, 'checks')).forget(b.path);
     result.removed++;
     result.removedBytes += b.size;
   }

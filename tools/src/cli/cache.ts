@@ -6,7 +6,8 @@ import { planGc } from '../cache/gc-plan.ts';
 import { listCache } from '../cache/listing.ts';
 import { blobReferences } from '../cache/references.ts';
 import { scanCache } from '../cache/scan.ts';
-import { UsageError } from '../util/errors.ts';
+import { BlobStore } from '../layer/blob-store.ts';
+import { MegapakError, UsageError } from '../util/errors.ts';
 import { columns } from '../report/text.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { REPO_ROOT } from '../util/repo-root.ts';
@@ -30,7 +31,7 @@ function parseAge(v: string): number {
 
 /** `megapak cache ls` and `megapak cache gc`: see and reclaim the blob store. */
 export function registerCacheCommand(program: Command): void {
-  const cache = program.command('cache').description('see the blob store ($MEGAPAK_CACHE_DIR) and remove blobs no layer record needs');
+  const cache = program.command('cache').description('see the blob store ($MEGAPAK_CACHE_DIR), check its bytes, and remove blobs no layer record needs');
 
   cache
     .command('ls')
@@ -100,6 +101,29 @@ Blobs that other stacks sharing this cache need count only if those stacks are g
       console.log(
         `removed ${r.removed} blobs, ${formatBytes(r.removedBytes)}, and ${r.tempsRemoved} temp files; ${keptLine}` +
           (r.reprieved.length ? `; ${r.reprieved.length} put back (a build used them meanwhile)` : ''),
+      );
+    });
+
+  cache
+    .command('verify')
+    .description('re-hash every blob (like nix-store --verify --check-contents); name each damaged one and exit 1 if any')
+    .option('--repair', 'evict the damaged blobs (the next build, image or push makes them again from the Nix store)')
+    .action(async (o: { repair?: boolean }) => {
+      const store = new BlobStore(cacheDir());
+      const { blobs } = await scanCache(store.root);
+      const damaged: string[] = [];
+      for (const b of blobs) {
+        const r = await store.checks.check(b.path, b.digest, undefined, true);
+        if (r.state !== 'damaged') continue;
+        damaged.push(b.digest);
+        if (o.repair) await store.evict(b.digest);
+        console.log(`damaged ${b.digest}: ${b.path} holds ${r.actual}${o.repair ? '; evicted' : ''}`);
+      }
+      const bytes = formatBytes(blobs.reduce((s, b) => s + b.size, 0));
+      if (!damaged.length) return console.log(`${store.root}: ${blobs.length} blobs (${bytes}) verified, none damaged`);
+      throw new MegapakError(
+        `${store.root}: ${damaged.length} of ${blobs.length} blobs damaged` +
+          (o.repair ? ', evicted (made again by the next build, image or push)' : '; run megapak cache verify --repair to evict them'),
       );
     });
 }

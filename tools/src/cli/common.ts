@@ -3,7 +3,9 @@ import { COMPRESSIONS, type Compression } from '../model/compression.ts';
 import { recordBlobs, type ImageSpec, type LayerRecord } from '../model/vocabulary.ts';
 import { buildAllLayers, assembleImage, type StackBuildResult } from '../pipeline/build-stack.ts';
 import type { LayerBuildOptions } from '../pipeline/build-layer.ts';
-import { readRecord, requireRecords } from '../pipeline/layer-record.ts';
+import { requireRecords } from '../pipeline/layer-record.ts';
+import { checkRecords, staleLine } from '../pipeline/stale-records.ts';
+import { MegapakError } from '../util/errors.ts';
 import { buildReport, type Report } from '../report/report.ts';
 import { loadStack, type Stack } from '../stack/stack.ts';
 import { progressFor, type Progress } from '../util/progress.ts';
@@ -19,32 +21,31 @@ export interface Env {
 }
 
 export async function setup(stackDir: string | undefined, gzipWorkers?: string): Promise<Env> {
-  return { stack: await loadStack(stackDir ?? REPO_ROOT), blobs: new BlobStore(cacheDir()), progress: progressFor(), workers: gzipWorkersFrom(gzipWorkers) };
+  const progress = progressFor();
+  return { stack: await loadStack(stackDir ?? REPO_ROOT), blobs: new BlobStore(cacheDir(), (l) => progress.log(l)), progress, workers: gzipWorkersFrom(gzipWorkers) };
 }
 
 /** Every layer's dist/layer.json (read at this edge), or one line saying which layer to build first. */
 export const allRecords = (stack: Stack, what: string): Promise<LayerRecord[]> => requireRecords(stack.layers, what);
 
+/** `noBuild`: stop at stale records; `anyCompression`: records of any compression are fresh (`compression` is then only for rebuilding). */
+type BuiltOptions = LayerBuildOptions & { noBuild?: boolean; anyCompression?: boolean };
+
 /**
- * The layers' records as built; when any layer has no dist/layer.json yet, or one made with
- * another compression, every layer is built (or re-checked) first, since a missing lower
- * layer changes the deltas above it.
+ * The layers' records, checked against the current sources first (one evaluation of the
+ * stack; pipeline/stale-records.ts). Stale or missing ones are rebuilt, from the first stale
+ * layer up, the ones below used as they are; with `noBuild`, one line names them instead.
  */
-export async function builtRecords(stack: Stack, opts: LayerBuildOptions): Promise<Pick<StackBuildResult, 'records' | 'config'>> {
-  const stale = [];
-  const records: LayerRecord[] = [];
-  for (const l of stack.layers) {
-    const r = await readRecord(l);
-    if (!r || r.compression !== opts.compression) stale.push(l.name);
-    else records.push(r);
-  }
-  if (!stale.length) return { records };
-  opts.progress.log(`not built (with ${opts.compression}) yet: ${stale.join(', ')}; building the stack first`);
-  return buildAllLayers(stack, opts);
+export async function builtRecords(stack: Stack, opts: BuiltOptions): Promise<Pick<StackBuildResult, 'records' | 'config'>> {
+  const check = await checkRecords(stack, opts.anyCompression ? undefined : opts.compression);
+  if (!check.stale.length) return { records: check.fresh, config: check.config };
+  if (opts.noBuild) throw new MegapakError(`stale layer records (--no-build): ${staleLine(check.stale)}; run megapak build, or leave out --no-build`);
+  opts.progress.log(`stale: ${staleLine(check.stale)}; building from ${stack.layers[check.fresh.length]!.name} up (the layers above re-check their delta)`);
+  return buildAllLayers(stack, opts, check.fresh);
 }
 
 /** The image spec as built, with every blob in the blob store. */
-export async function builtImage(stack: Stack, opts: LayerBuildOptions): Promise<ImageSpec> {
+export async function builtImage(stack: Stack, opts: BuiltOptions): Promise<ImageSpec> {
   const { records, config } = await builtRecords(stack, opts);
   return assembleImage(stack, records, opts, config);
 }

@@ -12,6 +12,7 @@ import { recordBlobs } from '../model/vocabulary.ts';
 import { buildLayer } from '../pipeline/build-layer.ts';
 import { removeRecord, requireRecord } from '../pipeline/layer-record.ts';
 import { findCredentials } from '../registry/credentials.ts';
+import { checkPushAccess } from '../registry/preflight.ts';
 import { parseImageRef } from '../registry/reference.ts';
 import { pushImage, summaryLine } from '../registry/push.ts';
 import { pushProgressFor } from '../registry/push-progress.ts';
@@ -28,9 +29,10 @@ import { formatBytes } from '../util/bytes.ts';
 import { runProgram } from './boundary.ts';
 import { registerCacheCommand } from './cache.ts';
 import { registerDiffCommand } from './diff.ts';
+import { registerPlanCommand } from './plan.ts';
 import { allRecords, builtImage, builtRecords, reportFor, setup } from './common.ts';
 import { collect, positiveInt } from './options.ts';
-import { cacheDir, compressionFrom, gzipWorkersFrom, pushTuning } from './settings.ts';
+import { cacheDir, compressionAsked, compressionFrom, gzipWorkersFrom, pushTuning } from './settings.ts';
 import { MAX_GZIP_WORKERS } from '../util/parallel-gzip.ts';
 
 const stackOption = (dflt = 'the repository root') => new Option('--stack <dir>', `the stack folder: nix/pkgs.nix and layers/NN-name/layer.nix (default: ${dflt})`);
@@ -42,6 +44,11 @@ const workersOption = () =>
   );
 const ociOption = () => new Option('--oci <dir>', 'write an OCI image layout here (default: <stack>/out/oci)');
 const dockerArchiveOption = () => new Option('--docker-archive <file>', 'also write a `docker load` archive');
+const noBuildOption = () =>
+  new Option(
+    '--no-build',
+    'never build: stop with one line naming the layers whose dist/layer.json is missing or stale (by default they are rebuilt; records are checked against the sources with one evaluation of the stack)',
+  );
 
 /** `build` and `image`: the OCI layout (--oci, default <stack>/out/oci) and, if asked, a docker archive; returns the layout's folder. */
 async function writeOutputs(
@@ -50,7 +57,7 @@ async function writeOutputs(
   o: { oci?: string; dockerArchive?: string },
 ): Promise<string> {
   const oci = resolve(o.oci ?? resolve(env.stack.dir, 'out', 'oci'));
-  await writeImageOutputs(image, (d) => env.blobs.blobPath(d), { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) });
+  await writeImageOutputs(image, (d) => env.blobs.blobPath(d), { oci, dockerArchive: o.dockerArchive && resolve(o.dockerArchive) }, env.blobs.checks);
   return oci;
 }
 
@@ -71,8 +78,10 @@ Environment:
   NIX_CONFIG           passed to Nix, e.g. 'substituters =' on a machine without network
 
 Exit codes: 0 done; 1 a build, push or check failed (the message names the layer, path or
-registry); 2 bad usage, a folder that is not a stack, a malformed JSON file (named), or a
-missing tool; 130 / 143 interrupted (SIGINT / SIGTERM), temp files of the work removed.`,
+registry; a full disk names the path, the bytes needed and free; MEGAPAK_DEBUG=1 shows the
+stack of an unexpected error); 2 bad usage, a folder that is not a stack, a malformed JSON
+file (named), or a missing tool; 130 / 143 interrupted (SIGINT / SIGTERM), temp files of the
+work removed.`,
   );
 
 program
@@ -120,21 +129,30 @@ program
 
 program
   .command('image')
-  .description("assemble the image from the layers' dist/layer.json without building them (the `image` task)")
+  .description("assemble the image from the layers' dist/layer.json, checked against the sources first (stale layers are rebuilt; the `image` task)")
   .addOption(stackOption())
   .addOption(ociOption())
   .addOption(dockerArchiveOption())
+  .addOption(
+    new Option('--compression <kind>', 'records made with another compression count as stale and are rebuilt with this one (default: $MEGAPAK_COMPRESSION; unset: any)').choices(
+      COMPRESSIONS,
+    ),
+  )
   .addOption(workersOption())
-  .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; gzipWorkers?: string }) => {
+  .addOption(noBuildOption())
+  .action(async (o: { stack?: string; oci?: string; dockerArchive?: string; compression?: string; gzipWorkers?: string; build: boolean }) => {
+    const compression = compressionFrom(o.compression);
     const env = await setup(o.stack, o.gzipWorkers);
-    const image = composeImage(await assembleImage(env.stack, await allRecords(env.stack, 'image'), env));
+    requireNixTools();
+    // Records of any compression do unless one was asked for (the `image` task has MEGAPAK_COMPRESSION).
+    const image = composeImage(await builtImage(env.stack, { ...env, compression, noBuild: !o.build, anyCompression: !compressionAsked(o.compression) }));
     const oci = await writeOutputs(image, env, o);
     console.log(`image ${image.ref.name}:${image.ref.tag} ${image.manifestDescriptor.digest}\noci layout: ${oci}`);
   });
 
 program
   .command('push')
-  .description('push the image to an OCI registry without any daemon, making only the blobs it lacks (builds first if a layer was never built)')
+  .description('push the image to an OCI registry without any daemon, making only the blobs it lacks (stale or missing layer records are rebuilt first)')
   .argument('<ref>', 'where to push, e.g. ghcr.io/org/comfyui:cu130 or 127.0.0.1:5000/x:y')
   .addOption(stackOption())
   .option('--plain-http', 'talk HTTP, not HTTPS (a registry on loopback)')
@@ -143,6 +161,7 @@ program
   .addOption(workersOption())
   .option('--concurrency <n>', 'blobs uploaded at once', (v) => positiveInt('--concurrency', v), 3)
   .option('--retries <n>', 'retries per request on 5xx and dropped connections', (v) => positiveInt('--retries', v, true), 5)
+  .addOption(noBuildOption())
   .addHelpText(
     'after',
     `
@@ -160,33 +179,47 @@ Compression: gzip pulls everywhere; zstd layers pull with Docker ≥ 23 / contai
 and podman, while Docker 20.10 and older fail with "archive/tar: invalid tar header" (a
 zstd push prints one note saying so).
 MEGAPAK_PUSH_CHUNK_MB caps one upload request (default: a blob in one streamed PATCH);
-MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling).`,
+MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling); MEGAPAK_REGISTRY_IDLE_S
+drops and retries a request that moves no byte for that long (default 60).
+Before any build, the registry is pinged and an upload session opened and cancelled: a wrong
+host, port or password fails in seconds. Records are checked against the sources first (one
+evaluation of the stack); stale layers are rebuilt, or --no-build names them and stops.
+A blob the registry rejects as not matching its digest is re-hashed (evicted and made again
+if damaged) and uploaded once more.`,
   )
-  .action(async (refText: string, o: { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; gzipWorkers?: string; concurrency: number; retries: number }) => {
-    const ref = parseImageRef(refText);
-    for (const t of o.tag) parseImageRef(`${ref.registry}/${ref.repository}:${t}`);
-    const compression = compressionFrom(o.compression);
-    const env = await setup(o.stack, o.gzipWorkers);
-    requireNixTools();
-    // Registry first: the spec needs only the records; a blob is made (its store paths realised
-    // if need be) only when the registry lacks it.
-    const { records, config } = await builtRecords(env.stack, { ...env, compression });
-    const image = composeImage(await imageSpecOf(env.stack, records, config));
-    const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : recordBlobs(r).map((b) => [b.digest, { r, b }] as const))));
-    if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
-    const summary = await pushImage(image, ref, {
-      plainHttp: !!o.plainHttp,
-      tags: o.tag,
-      concurrency: o.concurrency,
-      retries: o.retries,
-      ...pushTuning(),
-      credentials: await findCredentials(ref.registry, process.env),
-      cacheDir: env.blobs.root,
-      blobFile: (d) => ensureRecordPart(env.stack, byDigest.get(d)!.r, byDigest.get(d)!.b, env),
-      progress: pushProgressFor(),
-    });
-    console.log(summaryLine(summary));
-  });
+  .action(
+    async (
+      refText: string,
+      o: { stack?: string; plainHttp?: boolean; tag: string[]; compression?: string; gzipWorkers?: string; concurrency: number; retries: number; build: boolean },
+    ) => {
+      const ref = parseImageRef(refText);
+      for (const t of o.tag) parseImageRef(`${ref.registry}/${ref.repository}:${t}`);
+      const compression = compressionFrom(o.compression);
+      const env = await setup(o.stack, o.gzipWorkers);
+      requireNixTools();
+      const credentials = await findCredentials(ref.registry, process.env);
+      await checkPushAccess(ref, { plainHttp: !!o.plainHttp, credentials, retries: o.retries, ...pushTuning() });
+      // Registry first: the spec needs only the records; a blob is made (its store paths realised
+      // if need be) only when the registry lacks it.
+      const { records, config } = await builtRecords(env.stack, { ...env, compression, registryFirst: true, noBuild: !o.build });
+      const image = composeImage(await imageSpecOf(env.stack, records, config));
+      const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : recordBlobs(r).map((b) => [b.digest, { r, b }] as const))));
+      if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
+      const summary = await pushImage(image, ref, {
+        plainHttp: !!o.plainHttp,
+        tags: o.tag,
+        concurrency: o.concurrency,
+        retries: o.retries,
+        ...pushTuning(),
+        credentials,
+        cacheDir: env.blobs.root,
+        blobFile: (d, rehash) => ensureRecordPart(env.stack, byDigest.get(d)!.r, byDigest.get(d)!.b, { ...env, rehash }),
+        log: (l) => env.progress.log(l),
+        progress: pushProgressFor(),
+      });
+      console.log(summaryLine(summary));
+    },
+  );
 
 program
   .command('load')
@@ -194,12 +227,13 @@ program
   .addOption(stackOption())
   .addOption(compressionOption())
   .addOption(workersOption())
-  .action(async (o: { stack?: string; compression?: string; gzipWorkers?: string }) => {
+  .addOption(noBuildOption())
+  .action(async (o: { stack?: string; compression?: string; gzipWorkers?: string; build: boolean }) => {
     const compression = compressionFrom(o.compression);
     const env = await setup(o.stack, o.gzipWorkers);
     await requireDockerDaemon();
     requireNixTools();
-    const image = composeImage(await builtImage(env.stack, { ...env, compression }));
+    const image = composeImage(await builtImage(env.stack, { ...env, compression, noBuild: !o.build }));
     console.log(await dockerLoad(image, (d) => env.blobs.blobPath(d)));
   });
 
@@ -243,5 +277,6 @@ program
 
 registerCacheCommand(program);
 registerDiffCommand(program);
+registerPlanCommand(program);
 
 await runProgram(program, 'megapak');

@@ -11,15 +11,19 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.MEGAPAK_CACHE_DIR || join(homedir(), '.cache', 'megapak');
 }
 
+/** Whether a compression was asked for at all (`--compression` or MEGAPAK_COMPRESSION). */
+export const compressionAsked = (option: string | undefined, env: NodeJS.ProcessEnv = process.env): boolean => (option ?? env.MEGAPAK_COMPRESSION) !== undefined;
+
 /** `--compression` beats MEGAPAK_COMPRESSION (the form Turborepo passes); gzip by default. */
 export function compressionFrom(option: string | undefined, env: NodeJS.ProcessEnv = process.env): Compression {
   return parseCompression(option ?? env.MEGAPAK_COMPRESSION ?? 'gzip');
 }
 
-/** MEGAPAK_PUSH_CHUNK_MB (bytes per upload request; unset: whole blob) and MEGAPAK_RETRY_BACKOFF_MS. */
-export function pushTuning(env: NodeJS.ProcessEnv = process.env): { chunkSize?: number; backoffMs: number } {
+/** MEGAPAK_PUSH_CHUNK_MB (bytes per upload request; unset: whole blob), MEGAPAK_RETRY_BACKOFF_MS and MEGAPAK_REGISTRY_IDLE_S (stall timeout, 60). */
+export function pushTuning(env: NodeJS.ProcessEnv = process.env): { chunkSize?: number; backoffMs: number; idleTimeoutMs: number } {
   const chunk = Number(env.MEGAPAK_PUSH_CHUNK_MB ?? 0) * 2 ** 20;
-  return { chunkSize: chunk > 0 ? chunk : undefined, backoffMs: Number(env.MEGAPAK_RETRY_BACKOFF_MS ?? 500) };
+  const idle = Number(env.MEGAPAK_REGISTRY_IDLE_S ?? 60) * 1000;
+  return { chunkSize: chunk > 0 ? chunk : undefined, backoffMs: Number(env.MEGAPAK_RETRY_BACKOFF_MS ?? 500), idleTimeoutMs: idle > 0 ? idle : 60_000 };
 }
 
 /** `--gzip-workers` beats MEGAPAK_GZIP_WORKERS; default: the cores available (at most MAX_GZIP_WORKERS). Any count makes the same bytes. */

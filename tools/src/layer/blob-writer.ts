@@ -75,9 +75,11 @@ export async function writeBlob(file: string, compression: Compression, produce:
       done = pipeline(t, hashing(blobHash, blob), out);
     }
   }
-  // Surface a failure of the pipeline while we are still producing, not only at the end.
+  // Surface a failure of the pipeline while we are still producing, not only at the end: a
+  // write into a pipeline that failed downstream (a full disk) may never call back.
   let failure: unknown;
-  done.catch((e) => (failure = e));
+  const failed = new Promise<never>((_, reject) => done.catch(reject));
+  failed.catch((e) => (failure = e));
   try {
     await produce({
       async write(chunk) {
@@ -85,7 +87,7 @@ export async function writeBlob(file: string, compression: Compression, produce:
         diff.n += chunk.length;
         await diffHash.update(chunk);
         // Resolve only once the stream is done with the chunk (the tar writer reuses its buffer).
-        await new Promise<void>((resolve, reject) => input.write(chunk, (e) => (e ? reject(e) : resolve())));
+        await Promise.race([new Promise<void>((resolve, reject) => input.write(chunk, (e) => (e ? reject(e) : resolve()))), failed]);
       },
     });
     input.end();

@@ -58,6 +58,13 @@ async function buildRoots(stackDir: string, layers: LayerFile[], failed: string)
 export const buildLayerRoots = (stackDir: string, layerFile: string, layerName: string): Promise<string[]> =>
   buildRoots(stackDir, [{ name: layerName, layerFile }], `${layerName}: nix-build of ${layerFile} failed`);
 
+/** `nix-build --dry-run` of every layer's roots: what Nix would build and fetch (it does neither). */
+export async function dryRunStackRoots(stackDir: string, layers: LayerFile[]): Promise<string> {
+  const r = await execCapture('nix-build', ['--dry-run', '--no-out-link', ...stackArgs(stackDir, layers), '-E', `${PRELUDE} builtins.concatLists (map rootsOf layers)`]);
+  if (r.code !== 0) throw new MegapakError(`nix-build --dry-run of the stack failed: ${r.stderr.trim().split('\n').pop()}`);
+  return r.stderr;
+}
+
 /** Build every layer's roots with one nix-build. */
 export async function buildStackRoots(stackDir: string, layers: LayerFile[]): Promise<void> {
   await buildRoots(stackDir, layers, "building the stack's layers failed");
@@ -66,20 +73,27 @@ export async function buildStackRoots(stackDir: string, layers: LayerFile[]): Pr
 export interface StackEval {
   /** Each layer's root output paths (sorted, unique). */
   roots: string[][];
+  /** Each layer's roots as `nix-store --realise` names them (`/nix/store/…drv!out`), for a dry run. */
+  outputs: string[][];
   /** nix/config.nix evaluated (see evalImageConfig), or null when the stack has none. */
   config: Record<string, unknown> | null;
 }
 
-/** Every layer's roots and the image config from one evaluation, without building. */
-export async function evalStack(stackDir: string, layers: LayerFile[]): Promise<StackEval> {
-  const expr = `${PRELUDE} {
-    roots = map (l: map (r: r.outPath) (rootsOf l)) layers;
+/**
+ * Every layer's roots and the image config from one evaluation, without building. With
+ * `instantiate`, the roots' `.drv` files are written to the store too (what a dry run reads).
+ */
+export async function evalStack(stackDir: string, layers: LayerFile[], o: { instantiate?: boolean } = {}): Promise<StackEval> {
+  const expr = `${PRELUDE} let layerRoots = map rootsOf layers; in {
+    roots = map (map (r: r.outPath)) layerRoots;
+    outputs = map (map (r: "\${r.drvPath}!\${r.outputName}")) layerRoots;
     config = let f = stackDir + "/nix/config.nix"; in if builtins.pathExists f then import f { inherit pkgs; } else null;
   }`;
-  const r = await execCapture('nix-instantiate', ['--eval', '--strict', '--json', ...stackArgs(stackDir, layers), '-E', expr]);
+  const r = await execCapture('nix-instantiate', ['--eval', '--strict', '--json', ...(o.instantiate ? ['--read-write-mode'] : []), ...stackArgs(stackDir, layers), '-E', expr]);
   if (r.code !== 0) throw new MegapakError(`evaluating the stack failed:\n${tail(r.stderr)}`);
   const out = JSON.parse(r.stdout) as StackEval;
-  return { roots: out.roots.map((roots) => [...new Set(roots)].sort()), config: out.config };
+  const uniq = (xs: string[][]) => xs.map((x) => [...new Set(x)].sort());
+  return { roots: uniq(out.roots), outputs: uniq(out.outputs), config: out.config };
 }
 
 /** The closure of `paths` with narHash, narSize and references of every member. */

@@ -1,24 +1,45 @@
 import { existsSync } from 'node:fs';
-import { copyFile, link, mkdir, stat } from 'node:fs/promises';
+import { copyFile, link, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { withTempFile, writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
+import { makeDir, withTempFile, writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
+import type { BlobChecks } from '../layer/blob-check.ts';
 import { readJsonFile } from '../util/json-file.ts';
 import { INDEX_MEDIA_TYPE, type Descriptor, type ImageParts } from './image.ts';
 
 const hex = (d: string) => d.replace(/^sha256:/, '');
 
-async function present(p: string, size: number): Promise<boolean> {
-  try {
-    return (await stat(p)).size === size;
-  } catch {
-    return false;
-  }
+/**
+ * Layouts share bytes with the blob store by hard link (free on one file system; a copy on
+ * another, stamped like a store blob). A layout's blob is kept only when it is the very inode
+ * of the store's blob, just checked, or a copy unchanged since it was stamped; anything else
+ * (a file damaged in place after the store evicted its twin, an editor's rewrite, a stranger's
+ * file) is replaced. So a damaged layout blob is never served again by a later build.
+ */
+async function layoutBlobIntact(dest: string, src: string, digest: string, size: number, checks?: BlobChecks): Promise<boolean> {
+  const [d, s] = await Promise.all([stat(dest).catch(() => undefined), stat(src).catch(() => undefined)]);
+  if (!d || d.size !== size) return false;
+  if (s && d.ino === s.ino && d.dev === s.dev) return true;
+  return !!checks && (await checks.unchanged(dest, digest, size));
 }
 
 /** Put a blob in place by hardlink (free on one file system) or copy, via temp + rename. */
-async function placeBlob(src: string, dest: string): Promise<void> {
-  await withTempFile(dest, (tmp) => link(src, tmp).catch(() => copyFile(src, tmp)));
+async function placeBlob(src: string, dest: string, digest: string, size: number, checks?: BlobChecks): Promise<void> {
+  let copied = false;
+  await withTempFile(
+    dest,
+    (tmp) =>
+      link(src, tmp).catch(async () => {
+        copied = true;
+        await copyFile(src, tmp);
+      }),
+    undefined,
+    size,
+  );
+  // A copy gets its own stamp. A new hard link (and the rename) changed the change time of
+  // the store's inode, which was checked just before: stamp it again, or the next use of the
+  // blob would re-hash it in full.
+  await checks?.record(copied ? dest : src, digest);
 }
 
 const indexSchema = z.object({
@@ -30,12 +51,13 @@ const indexSchema = z.object({
  * replaced last, so a reader never sees a manifest whose blobs are missing. Other images in an
  * existing layout are kept; one with the same tag is replaced.
  */
-export async function writeOciLayout(dir: string, image: ImageParts, blobPathOf: (digest: string) => string): Promise<void> {
+export async function writeOciLayout(dir: string, image: ImageParts, blobPathOf: (digest: string) => string, checks?: BlobChecks): Promise<void> {
   const blobs = join(dir, 'blobs', 'sha256');
-  await mkdir(blobs, { recursive: true });
+  await makeDir(blobs);
   for (const { descriptor } of image.layers) {
     const dest = join(blobs, hex(descriptor.digest));
-    if (!(await present(dest, descriptor.size))) await placeBlob(blobPathOf(descriptor.digest), dest);
+    const src = blobPathOf(descriptor.digest);
+    if (!(await layoutBlobIntact(dest, src, descriptor.digest, descriptor.size, checks))) await placeBlob(src, dest, descriptor.digest, descriptor.size, checks);
   }
   await writeFileAtomic(join(blobs, hex(image.configDescriptor.digest)), image.config);
   await writeFileAtomic(join(blobs, hex(image.manifestDescriptor.digest)), image.manifest);

@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MegapakError, UsageError } from '../util/errors.ts';
-import type { Pin } from './pins-file.ts';
+import type { SourcePin } from './pins-file.ts';
 
 $.verbose = false;
 $.quiet = true;
@@ -86,8 +86,7 @@ async function writeSubmodules(name: string, dir: string, rev: string, out: stri
  * The pin's commit and NAR hash from a local mirror. Also says when GitHub's archive may differ
  * from `git archive` (export-subst placeholders, expanded with GitHub's own abbreviations).
  */
-export async function pinFromGit(name: string, p: Pin, dir: string, submodules: Record<string, string>): Promise<{ rev: string; hash: string; notes: string[] }> {
-  if (p.type === 'url') throw new UsageError(`pin '${name}' is a url pin: --from-git fills only github and git pins`);
+export async function pinFromGit(name: string, p: SourcePin, dir: string, submodules: Record<string, string>): Promise<{ rev: string; hash: string; notes: string[] }> {
   if ((await git(['-C', dir, 'rev-parse', '--git-dir'])).exitCode !== 0) throw new UsageError(`--from-git ${dir} is not a git repository`);
   const rev = await localRev(name, dir, p.ref);
   const scratch = await mkdtemp(join(tmpdir(), 'megapak-pin-'));

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `pnpm pins update [NAME…] [--file nix/pins.json] [--all]`: resolves each pin's ref to a
-// commit and fills its NAR hash with Nix's own prefetchers, on a machine with network.
+// commit and fills its NAR hash with Nix's own prefetchers, on a machine with network; a url or
+// wheel pin gets its file's hash from nix-prefetch-url and the evidence (URL and date).
 // `pnpm pins update NAME --from-git DIR [--submodule PATH=DIR]…` does it from a local git
 // mirror instead (from-git.ts), without network.
 // A zx script: it is a sequence of shell tools (git, nix-prefetch-url, nix-prefetch-git, nix).
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { runProgram } from '../cli/boundary.ts';
 import { REPO_ROOT } from '../util/repo-root.ts';
 import { MegapakError, UsageError } from '../util/errors.ts';
-import { archiveUrlOf, gitUrlOf, readPins, revFromLsRemote, writePins, type Pin } from './pins-file.ts';
+import { archiveUrlOf, fileNameOf, gitUrlOf, isFilePin, isOpen, readPins, revFromLsRemote, writePins, type FilePin, type SourcePin } from './pins-file.ts';
 import { pinFromGit } from './from-git.ts';
 
 $.verbose = false;
@@ -21,7 +22,7 @@ async function toSri(nix32OrSri: string): Promise<string> {
   return (await $`nix --extra-experimental-features nix-command hash to-sri --type sha256 ${nix32OrSri}`).stdout.trim();
 }
 
-async function resolveRev(name: string, p: Pin): Promise<string> {
+async function resolveRev(name: string, p: SourcePin): Promise<string> {
   const url = gitUrlOf(name, p);
   const out = await $`git ls-remote ${url}`.nothrow();
   if (out.exitCode !== 0) throw new MegapakError(`pin '${name}': git ls-remote ${url} failed: ${out.stderr.trim()}`);
@@ -30,12 +31,23 @@ async function resolveRev(name: string, p: Pin): Promise<string> {
   return rev;
 }
 
-async function prefetch(name: string, p: Pin, rev: string): Promise<string> {
-  if (p.type === 'url') {
-    const r = await $`nix-prefetch-url --type sha256 ${p.url!}`.nothrow();
-    if (r.exitCode !== 0) throw new MegapakError(`pin '${name}': nix-prefetch-url ${p.url} failed: ${r.stderr.trim().split('\n').pop()}`);
-    return toSri(r.stdout.trim().split('\n').pop()!);
-  }
+/**
+ * A url or wheel pin: the file's flat SRI hash from Nix's own fetcher (what `fetchurl { url;
+ * hash; }` checks), and the evidence to record. A pin that already has a hash must get the same
+ * one: a file that changed behind its URL is an error, never a silent re-pin.
+ */
+async function prefetchFile(name: string, p: FilePin): Promise<{ hash: string; evidence: string }> {
+  const r = await $`nix-prefetch-url --type sha256 --name ${fileNameOf(p.url)} ${p.url}`.nothrow();
+  if (r.exitCode !== 0) throw new MegapakError(`pin '${name}': nix-prefetch-url ${p.url} failed: ${r.stderr.trim().split('\n').pop()}`);
+  const hash = await toSri(r.stdout.trim().split('\n').pop()!);
+  if (p.hash && p.hash !== hash)
+    throw new MegapakError(`pin '${name}': ${p.url} now has ${hash}, but the pin records ${p.hash}: the file changed; set its hash to null to accept the new one`);
+  // A hash that was already there and matches keeps the evidence it was pinned on.
+  if (p.hash && p.evidence) return { hash, evidence: p.evidence };
+  return { hash, evidence: `nix-prefetch-url of ${p.url} on ${new Date().toISOString().slice(0, 10)}` };
+}
+
+async function prefetchSource(name: string, p: SourcePin, rev: string): Promise<string> {
   if (p.type === 'git') {
     const which = await $`command -v nix-prefetch-git`.nothrow();
     if (which.exitCode !== 0)
@@ -79,6 +91,7 @@ program
       }
       const n = names[0]!;
       const p = pins.pins[n]!;
+      if (isFilePin(p)) throw new UsageError(`pin '${n}' is a ${p.type} pin: --from-git fills only github and git pins`);
       const { rev, hash, notes } = await pinFromGit(n, p, o.fromGit, submodules);
       pins.pins[n] = { ...p, rev, hash };
       await writePins(o.file, pins);
@@ -86,17 +99,35 @@ program
       console.log(`${n}: ${p.ref} -> ${rev} ${hash} (from ${o.fromGit})`);
       return;
     }
-    const pending = names.length ? names : Object.keys(pins.pins).filter((n) => o.all || !pins.pins[n]!.rev || !pins.pins[n]!.hash);
+    const pending = names.length ? names : Object.keys(pins.pins).filter((n) => o.all || isOpen(pins.pins[n]!));
     if (!pending.length) console.log(`every pin in ${o.file} has a rev and a hash`);
     for (const n of pending) {
       const p = pins.pins[n]!;
-      const rev = p.type === 'url' ? p.ref : o.all || names.includes(n) || !p.rev ? await resolveRev(n, p) : p.rev;
-      const hash = await prefetch(n, p, rev);
+      if (isFilePin(p)) {
+        const { hash, evidence } = await prefetchFile(n, p);
+        pins.pins[n] = { ...p, hash, evidence };
+        await writePins(o.file, pins);
+        console.log(`${n}: ${p.url} ${hash}${p.hash ? ' (the pinned hash, confirmed)' : ''}`);
+        continue;
+      }
+      const rev = o.all || names.includes(n) || !p.rev ? await resolveRev(n, p) : p.rev;
+      const hash = await prefetchSource(n, p, rev);
       pins.pins[n] = { ...p, rev, hash };
       // Written after each pin, so an interrupted run keeps what it already fetched.
       await writePins(o.file, pins);
       console.log(`${n}: ${p.ref} -> ${rev} ${hash}`);
     }
+  });
+
+program
+  .command('check')
+  .description('exit 1 naming every pin that has no hash (or no rev): what a build from committed pins needs')
+  .option('--file <path>', 'the pins file', join(REPO_ROOT, 'nix', 'pins.json'))
+  .action(async (o: { file: string }) => {
+    const pins = await readPins(o.file);
+    const open = Object.entries(pins.pins).filter(([, p]) => isOpen(p));
+    if (open.length) throw new MegapakError(`${o.file}: ${open.length} pins without a hash: ${open.map(([n]) => n).join(', ')} (pnpm pins update NAME on a machine with network)`);
+    console.log(`every pin in ${o.file} has its hash`);
   });
 
 await runProgram(program, 'pins');

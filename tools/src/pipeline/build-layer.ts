@@ -11,6 +11,7 @@ import { isSplit, type LayerRecord, type StorePathInfo } from '../model/vocabula
 import type { LayerDef, Stack } from '../stack/stack.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { MegapakError } from '../util/errors.ts';
+import { annotateIoError } from '../util/io-error.ts';
 import type { Progress } from '../util/progress.ts';
 import { readRecord, removeRecord, writeRecord } from './layer-record.ts';
 import { realiseAbsent } from './realise-paths.ts';
@@ -18,6 +19,11 @@ import { splitLayer } from './split-layer.ts';
 
 export interface LayerBuildOptions extends BlobMakingOptions {
   compression: Compression;
+  /**
+   * Registry first (push): a layer whose content is what its previous record says keeps that
+   * record's digests without its blob being made here; the push makes it only if the registry lacks it.
+   */
+  registryFirst?: boolean;
 }
 
 export interface BlobMakingOptions {
@@ -63,30 +69,35 @@ export async function ensureBlob(
     opts,
   );
   const total = c.paths.reduce((s, p) => s + p.narSize, 0);
-  const entry = await opts.blobs.put(c.contentKey, c.compression, async (tmp) => {
-    opts.progress.streamStart(c.what, total);
-    const d = await writeBlob(
-      tmp,
-      c.compression,
-      (sink) =>
-        writeLayerTar(
-          c.storeDir,
-          c.paths.map((p) => p.path),
-          sink,
-          (n) => opts.progress.streamBytes(n),
-          '',
-          c.range,
-        ),
-      opts,
-    );
-    opts.progress.streamEnd(c.what, d.size);
-    if (opts.expectedDigest && d.digest !== opts.expectedDigest)
-      throw new MegapakError(
-        `${c.what}: the blob made again from the Nix store has digest ${d.digest}, but dist/layer.json records ${opts.expectedDigest}; ` +
-          `the store paths' content or the compressor differs from the machine that recorded it`,
+  const entry = await opts.blobs.put(
+    c.contentKey,
+    c.compression,
+    async (tmp) => {
+      opts.progress.streamStart(c.what, total);
+      const d = await writeBlob(
+        tmp,
+        c.compression,
+        (sink) =>
+          writeLayerTar(
+            c.storeDir,
+            c.paths.map((p) => p.path),
+            sink,
+            (n) => opts.progress.streamBytes(n),
+            '',
+            c.range,
+          ),
+        opts,
       );
-    return d;
-  });
+      opts.progress.streamEnd(c.what, d.size);
+      if (opts.expectedDigest && d.digest !== opts.expectedDigest)
+        throw new MegapakError(
+          `${c.what}: the blob made again from the Nix store has digest ${d.digest}, but dist/layer.json records ${opts.expectedDigest}; ` +
+            `the store paths' content or the compressor differs from the machine that recorded it`,
+        );
+      return d;
+    },
+    total,
+  );
   return { entry, streamed: true };
 }
 
@@ -128,21 +139,32 @@ export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerReco
     const tail = { compression: opts.compression, mediaType: mediaTypeOf(opts.compression) };
     let record: LayerRecord;
     let streamed = false;
+    const same = previous && !previous.empty && previous.contentKey === key && previous.compression === opts.compression ? previous : undefined;
+    // Registry first (push): the previous record stands, its blobs (or parts) made only if the registry lacks them.
+    const keep =
+      same && opts.registryFirst && (isSplit(same) ? same.maxLayerSize === layer.maxLayerSize : layer.maxLayerSize === undefined || same.diffSize <= layer.maxLayerSize)
+        ? same
+        : undefined;
     const split =
-      layer.maxLayerSize !== undefined && delta.length > 0
+      layer.maxLayerSize !== undefined && delta.length > 0 && !keep
         ? await splitLayer({ name: layer.name, maxLayerSize: layer.maxLayerSize }, storeDir, delta, key, opts.compression, previous, opts)
         : undefined;
     if (delta.length === 0) {
       record = { ...head, empty: true, ...tail, diffId: null, diffSize: null, digest: null, size: null, warnings };
+    } else if (keep && isSplit(keep)) {
+      record = { ...head, empty: false, ...tail, maxLayerSize: keep.maxLayerSize, diffSize: keep.diffSize, size: keep.size, parts: keep.parts, warnings };
+    } else if (keep && !isSplit(keep)) {
+      const { diffId, diffSize, digest, size } = keep;
+      record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
     } else if (split && 'parts' in split) {
       const diffSize = split.parts.reduce((s, p) => s + p.diffSize, 0);
       const size = split.parts.reduce((s, p) => s + p.size, 0);
       record = { ...head, empty: false, ...tail, maxLayerSize: layer.maxLayerSize!, diffSize, size, parts: split.parts, warnings };
       streamed = split.streamed;
     } else {
-      const expected = previous && !previous.empty && !isSplit(previous) && previous.contentKey === key && previous.compression === opts.compression ? previous.digest : undefined;
       // A layer that fits its maxLayerSize was walked to find out: the tar is written from that walk.
       const range = split && 'walked' in split && split.walked.size ? { start: '', walked: split.walked } : undefined;
+      const expected = same && !isSplit(same) ? same.digest : undefined;
       const r = await ensureBlob({ what: layer.name, storeDir, paths: delta, contentKey: key, compression: opts.compression, range }, { ...opts, expectedDigest: expected });
       const { diffId, diffSize, digest, size } = r.entry;
       record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
@@ -151,6 +173,7 @@ export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerReco
     await writeRecord(layer, record);
     return { record, streamed };
   } catch (err) {
+    annotateIoError(err, undefined, { what: layer.name });
     // A record that no longer describes layer.nix must not be read by the layers above.
     await removeRecord(layer);
     throw err;

@@ -9,6 +9,7 @@ import { MegapakError } from '../util/errors.ts';
 import type { Progress } from '../util/progress.ts';
 import { buildLayer, ensureBlob, type BlobMakingOptions, type LayerBuildOptions, type ResolvedLayer } from './build-layer.ts';
 import { checkConfigPaths, mergeConfig } from './image-config.ts';
+import { planSummaryLine } from './plan-stack.ts';
 
 export interface StackBuildResult {
   records: LayerRecord[];
@@ -23,13 +24,15 @@ export interface StackBuildResult {
  * (only when a root is missing) and one path-info query for the whole stack. Null when any of
  * that fails: the layers are then built one by one, and the first that fails says which and why.
  */
-async function resolveStack(stack: Stack, progress: Progress): Promise<{ layers: ResolvedLayer[]; config: Record<string, unknown> | null } | null> {
+async function resolveStack(stack: Stack, todo: Stack['layers'], progress: Progress): Promise<{ layers: ResolvedLayer[]; config: Record<string, unknown> | null } | null> {
   try {
     progress.step('stack', "evaluating every layer's roots");
-    const { roots, config } = await evalStack(stack.dir, stack.layers);
+    const { roots, config } = await evalStack(stack.dir, todo);
     if (roots.flat().some((p) => !existsSync(p))) {
+      // Only here, so a no-change build pays nothing for it.
+      progress.log(await planSummaryLine(stack).catch((e: Error) => `plan: ${e.message}`));
       progress.step('stack', "building every layer's roots");
-      await buildStackRoots(stack.dir, stack.layers);
+      await buildStackRoots(stack.dir, todo);
     }
     const all = await queryClosure([...new Set(roots.flat())], 'stack');
     const byPath = new Map(all.map((p) => [p.path, p]));
@@ -49,12 +52,17 @@ async function resolveStack(stack: Stack, progress: Progress): Promise<{ layers:
   }
 }
 
-/** Build every layer of the stack in order, each on the records of the ones below (what `megapak build` does without Turborepo). */
-export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Promise<StackBuildResult> {
-  const records: LayerRecord[] = [];
+/**
+ * Build every layer of the stack in order, each on the records of the ones below (what
+ * `megapak build` does without Turborepo). `keep`: records of the lowest layers known to be
+ * fresh (pipeline/stale-records.ts), used as they are: only the layers above them are built.
+ */
+export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions, keep: LayerRecord[] = []): Promise<StackBuildResult> {
+  const records: LayerRecord[] = [...keep];
   const streamed: string[] = [];
-  const resolved = await resolveStack(stack, opts.progress);
-  for (const [i, layer] of stack.layers.entries()) {
+  const todo = stack.layers.slice(keep.length);
+  const resolved = await resolveStack(stack, todo, opts.progress);
+  for (const [i, layer] of todo.entries()) {
     const r = await buildLayer(stack, layer, records, opts, resolved?.layers[i]);
     records.push(r.record);
     if (r.streamed) streamed.push(layer.name);
@@ -67,18 +75,20 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions): Pro
 /**
  * Make a layer's blob again unless the blob store has it (a record restored from a remote
  * cache, say): its store paths are realised when absent (binary caches, else the layer's roots
- * built here) and the blob is checked against the recorded digest. Returns the blob's file.
- * For a split layer, every part (see ensureRecordPart for one).
+ * built here) and the blob is checked against the recorded digest. A blob present but damaged is
+ * evicted and made again. Returns the blob's file. For a split layer, every part (see
+ * ensureRecordPart for one).
  */
-export async function ensureRecordBlob(stack: Stack, r: BlobLayerRecord, opts: BlobMakingOptions): Promise<string> {
+export async function ensureRecordBlob(stack: Stack, r: BlobLayerRecord, opts: BlobMakingOptions & { rehash?: boolean }): Promise<string> {
   const files = [];
   for (const b of recordBlobs(r)) files.push(await ensureRecordPart(stack, r, b, opts));
   return files[0]!;
 }
 
-/** One blob of a record (the whole layer's, or one part's), made again when the blob store lacks it. */
-export async function ensureRecordPart(stack: Stack, r: BlobLayerRecord, b: RecordBlob, opts: BlobMakingOptions): Promise<string> {
-  if (!(await opts.blobs.hasBlob(b.digest, b.size))) {
+/** One blob of a record (the whole layer's, or one part's), checked and made again as ensureRecordBlob says. */
+export async function ensureRecordPart(stack: Stack, r: BlobLayerRecord, b: RecordBlob, opts: BlobMakingOptions & { rehash?: boolean }): Promise<string> {
+  // The blob store's hand-out check (a full re-hash with `rehash`: a registry said the bytes are wrong).
+  if (!(await opts.blobs.intact(b.digest, b.size, opts.rehash))) {
     const layer = stack.layers.find((l) => l.name === r.name);
     const paths = b.part ? r.paths.filter((p) => b.part!.paths.includes(p.path)) : r.paths;
     await ensureBlob(

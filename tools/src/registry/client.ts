@@ -3,6 +3,9 @@ import { responseError, type FileRange, type RegistryHttp } from './http.ts';
 import type { ImageRef } from './reference.ts';
 import { RetryableError, withRetry, type RetryPolicy } from './retry.ts';
 
+/** The registry hashed the uploaded bytes and they are not the digest's (HTTP 400 on completing the upload). */
+export class DigestRejectedError extends MegapakError {}
+
 export type BlobSource = { file: string } | { data: Buffer };
 
 export interface UploadTuning {
@@ -95,7 +98,7 @@ export class RegistryClient {
       ? await this.send('PUT', url, {}, body.src, 0, body.size, body.onBytes)
       : await this.http.request({ method: 'PUT', url, headers: { 'content-type': 'application/octet-stream', 'content-length': '0' }, scopes: this.scopes() });
     await res.body?.cancel().catch(() => {});
-    if (res.status === 400) throw new MegapakError(`${this.ref.registry} rejected blob ${digest}: its content does not match the digest; no manifest was pushed`);
+    if (res.status === 400) throw new DigestRejectedError(`${this.ref.registry} rejected blob ${digest}: its content does not match the digest; no manifest was pushed`);
     if (res.status >= 500) throw new RetryableError(`completing the upload of ${digest}: HTTP ${res.status}`);
     if (res.status !== 201) throw await responseError(`completing the upload of ${digest}`, res);
     this.checkDigest(digest, res);

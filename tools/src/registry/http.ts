@@ -15,7 +15,15 @@ export interface RegistryHttpOptions extends RetryPolicy {
   apiHost: string;
   plainHttp: boolean;
   credentials?: Credentials;
+  /**
+   * A request that moves no byte for this long (a stalled registry or proxy) is dropped and
+   * retried like a reset: a blob upload resumes; a small request must finish within it.
+   */
+  idleTimeoutMs?: number;
 }
+
+/** What a stalled exchange waits before it counts as a dropped connection (MEGAPAK_REGISTRY_IDLE_S). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 /** Bytes [start, end) of a file as a request body, streamed with backpressure. */
 export interface FileRange {
@@ -139,8 +147,15 @@ export class RegistryHttp {
     const headers = { ...o.headers, ...(auth ? { authorization: auth } : {}) };
     const fileBody = o.body && typeof o.body !== 'function' ? o.body : undefined;
     try {
-      if (fileBody) return await sendFileRange(o.method, new URL(url), headers, fileBody);
-      return await fetch(url, { method: o.method, headers, body: (o.body as (() => Buffer) | undefined)?.() as Uint8Array<ArrayBuffer> | undefined, redirect: 'follow' });
+      const idle = this.opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+      if (fileBody) return await sendFileRange(o.method, new URL(url), headers, fileBody, idle);
+      return await fetch(url, {
+        method: o.method,
+        headers,
+        body: (o.body as (() => Buffer) | undefined)?.() as Uint8Array<ArrayBuffer> | undefined,
+        redirect: 'follow',
+        signal: AbortSignal.timeout(idle),
+      });
     } catch (err) {
       if (err instanceof MegapakError || (!fileBody && !isNetworkError(err))) throw err;
       throw new RetryableError(`cannot reach registry ${this.opts.registry} (${o.method} ${new URL(url).pathname}): ${describeNetworkError(err)}`);
@@ -189,7 +204,7 @@ export class RegistryHttp {
  * Send a file range as a request body with node:http, whose pipe honours backpressure
  * (undici's fetch buffered a whole blob in memory here).
  */
-function sendFileRange(method: string, url: URL, headers: Record<string, string>, body: FileRange): Promise<Response> {
+function sendFileRange(method: string, url: URL, headers: Record<string, string>, body: FileRange, idleMs: number): Promise<Response> {
   const mod = url.protocol === 'https:' ? https : httpPlain;
   return new Promise<Response>((resolve, reject) => {
     const req = mod.request(url, { method, headers }, (res) => {
@@ -208,6 +223,8 @@ function sendFileRange(method: string, url: URL, headers: Record<string, string>
       });
     });
     req.on('error', reject);
+    // No byte either way for idleMs: the socket is dropped, which the upload loop resumes from.
+    req.setTimeout(idleMs, () => req.destroy(Object.assign(new Error(`no progress for ${idleMs / 1000} s`), { code: 'ETIMEDOUT' })));
     const counter = new Transform({
       transform(chunk: Buffer, _e, cb) {
         body.onBytes(chunk.length);

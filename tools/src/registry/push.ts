@@ -3,7 +3,7 @@ import type { ImageParts } from '../oci/image.ts';
 import { blobLabel } from '../model/vocabulary.ts';
 import { MegapakError } from '../util/errors.ts';
 import { formatBytes } from '../util/bytes.ts';
-import { RegistryClient, type BlobSource } from './client.ts';
+import { DigestRejectedError, RegistryClient, type BlobSource } from './client.ts';
 import type { Credentials } from './credentials.ts';
 import { RegistryHttp } from './http.ts';
 import { MountSources } from './mount-sources.ts';
@@ -17,6 +17,8 @@ export interface PushOptions {
   concurrency: number;
   retries: number;
   backoffMs: number;
+  /** See RegistryHttpOptions.idleTimeoutMs. */
+  idleTimeoutMs?: number;
   /** Bytes per upload request (MEGAPAK_PUSH_CHUNK_MB); unset: a blob goes in one streamed PATCH. */
   chunkSize?: number;
   /** From findCredentials (read by the CLI); none means anonymous. */
@@ -26,7 +28,9 @@ export interface PushOptions {
    * A layer blob's file, made (from the Nix store) when the blob store lacks it. Asked only for
    * blobs the registry lacks, after every blob was asked about, and one at a time.
    */
-  blobFile: (digest: string) => Promise<string>;
+  blobFile: (digest: string, rehash?: boolean) => Promise<string>;
+  /** One line for the user (a blob re-checked after the registry rejected it). */
+  log?: (line: string) => void;
   progress: PushProgress;
 }
 
@@ -41,7 +45,8 @@ interface BlobJob {
   label: string;
   digest: string;
   size: number;
-  source: () => Promise<BlobSource>;
+  /** `rehash`: the registry rejected the bytes: re-check the blob in full, evict and re-make it if damaged. */
+  source: (rehash?: boolean) => Promise<BlobSource>;
 }
 
 /**
@@ -59,6 +64,7 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
     credentials: opts.credentials,
     retries: opts.retries,
     backoffMs: opts.backoffMs,
+    idleTimeoutMs: opts.idleTimeoutMs,
   });
   if (ref.digest && ref.digest !== image.manifestDescriptor.digest)
     throw new MegapakError(`${formatRef(ref)} names digest ${ref.digest}, but the built image is ${image.manifestDescriptor.digest}`, 'usage');
@@ -70,7 +76,7 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
       label: `${blobLabel(layer.name, layer.part)} ${descriptor.digest.slice(7, 19)}`,
       digest: descriptor.digest,
       size: descriptor.size,
-      source: async () => ({ file: await opts.blobFile(descriptor.digest) }),
+      source: async (rehash?: boolean) => ({ file: await opts.blobFile(descriptor.digest, rehash) }),
     })),
     {
       label: `config ${image.configDescriptor.digest.slice(7, 19)}`,
@@ -95,7 +101,7 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
     const reason = (results[failed] as PromiseRejectedResult).reason;
     const msg = reason instanceof Error ? reason.message : String(reason);
     throw new MegapakError(
-      `push to ${formatRef(ref)} failed at ${what[failed]!.label}: ${msg}\nno manifest was pushed; run the push again to upload what is still missing`,
+      `push to ${formatRef(ref)} failed at ${what[failed]!.label}: ${msg.replace(/; no manifest was pushed$/, '')}; no manifest was pushed; run the push again to upload what is still missing`,
       reason instanceof MegapakError ? reason.kind : 'failed',
     );
   };
@@ -121,7 +127,20 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
     const session = await client.startUpload(job.digest, mounts.sourceFor(job.digest, ref.repository));
     if (session.mounted) return settle(job, 'mounted', started);
     opts.progress.start(job.label, job.size);
-    await client.upload(session.location, job.digest, job.size, source, (n) => opts.progress.bytes(job.label, n), opts);
+    let sent = 0;
+    const onBytes = (n: number) => ((sent += n), opts.progress.bytes(job.label, n));
+    try {
+      await client.upload(session.location, job.digest, job.size, source, onBytes, opts);
+    } catch (err) {
+      // The bytes we sent are not the digest's: bit rot or a write that left the blob's stamp
+      // intact. Re-hash the blob (a damaged one is evicted and made again) and retry once.
+      if (!(err instanceof DigestRejectedError)) throw err;
+      opts.log?.(`${job.label}: ${err.message.split(';')[0]}; re-checking the blob and retrying once`);
+      opts.progress.bytes(job.label, -sent);
+      const again = await client.startUpload(job.digest);
+      if (again.mounted) return settle(job, 'mounted', started);
+      await client.upload(again.location, job.digest, job.size, await job.source(true), (n) => opts.progress.bytes(job.label, n), opts);
+    }
     settle(job, 'uploaded', started);
   };
   const made: BlobJob[] = [];

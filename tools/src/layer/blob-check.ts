@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rm, stat, writeFile, rename } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+
+/** sha256 of a file's bytes, streamed. */
+export async function hashFile(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) h.update(chunk as Buffer);
+  return `sha256:${h.digest('hex')}`;
+}
+
+/** What a file looked like when its bytes were last known to hash to `digest`. */
+interface Stamp {
+  digest: string;
+  size: string;
+  dev: string;
+  ino: string;
+  ctimeNs: string;
+}
+
+export type CheckResult = { state: 'ok' } | { state: 'absent' } | { state: 'damaged'; actual: string };
+
+/**
+ * The blob store's check of what it hands out. When a blob file is written (or found intact),
+ * its size, device, inode and change time are stamped beside the store (`checks/`). A later
+ * use compares them with a stat: any write to the file through any name (a layout's hard
+ * link, an editor, a bad copy) changes its change time, which the kernel sets and nobody can
+ * set back. When the stamp does not match, the file is hashed in full. Silent bit rot on the
+ * disk changes no change time: the registry's digest check catches that one at push, and
+ * `megapak cache verify` re-hashes everything.
+ */
+export class BlobChecks {
+  constructor(readonly dir: string) {}
+
+  private stampPath(file: string): string {
+    return join(this.dir, `${createHash('sha256').update(resolve(file)).digest('hex').slice(0, 40)}.json`);
+  }
+
+  private static async statOf(file: string): Promise<Omit<Stamp, 'digest'> | undefined> {
+    try {
+      const st = await stat(file, { bigint: true });
+      return { size: String(st.size), dev: String(st.dev), ino: String(st.ino), ctimeNs: String(st.ctimeNs) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Record that `file` now holds the bytes of `digest` (the caller just wrote or hashed it). */
+  async record(file: string, digest: string): Promise<void> {
+    const st = await BlobChecks.statOf(file);
+    if (!st) return;
+    const p = this.stampPath(file);
+    await mkdir(this.dir, { recursive: true });
+    // Temp + rename: a reader never sees half a stamp (it would only cost a re-hash).
+    const tmp = `${p}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify({ digest, ...st }));
+    await rename(tmp, p);
+  }
+
+  async forget(file: string): Promise<void> {
+    await rm(this.stampPath(file), { force: true });
+  }
+
+  /** The stat check alone: true when the file is unchanged since it was stamped as `digest`. */
+  async unchanged(file: string, digest: string, size?: number): Promise<boolean> {
+    const st = await BlobChecks.statOf(file);
+    if (!st || (size !== undefined && st.size !== String(size))) return false;
+    const stamp = await readFile(this.stampPath(file), 'utf8').then(
+      (t) => JSON.parse(t) as Stamp,
+      () => undefined,
+    );
+    return !!stamp && stamp.digest === digest && stamp.size === st.size && stamp.dev === st.dev && stamp.ino === st.ino && stamp.ctimeNs === st.ctimeNs;
+  }
+
+  /** Cheap check, then a full hash when it fails (`full`: hash regardless); a file found intact is stamped. */
+  async check(file: string, digest: string, size?: number, full = false): Promise<CheckResult> {
+    const st = await BlobChecks.statOf(file);
+    if (!st) return { state: 'absent' };
+    if (size !== undefined && st.size !== String(size)) return { state: 'damaged', actual: `${st.size} bytes, not ${size}` };
+    if (!full && (await this.unchanged(file, digest, size))) return { state: 'ok' };
+    const actual = await hashFile(file).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (actual === undefined) return { state: 'absent' };
+    if (actual !== digest) return { state: 'damaged', actual };
+    await this.record(file, digest);
+    return { state: 'ok' };
+  }
+}
