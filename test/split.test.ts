@@ -136,13 +136,21 @@ describe('a stack with maxLayerSize', () => {
     expect(again.stdout).toContain(first);
   });
 
-  it('the warning past 127 layers counts every part', async () => {
+  it('the warning past 127 layers counts every part; a changed maxLayerSize makes the records stale', async () => {
     const tiny = await copyFixtureStack();
     await editJson(join(tiny, 'stack.json'), (o) => (o.maxLayerSize = '4KiB'));
     const r = await megapakOk(['build', '--stack', tiny], { env: { MEGAPAK_CACHE_DIR: await tempDir('split-tiny') } });
     const count = (await readRecords(tiny)).reduce((n, rec) => n + recordBlobs(rec).length, 0);
     expect(count).toBeGreaterThan(127);
     expect(r.stderr).toContain(`warning: the image has ${count} layers (each part of a split layer counts); more than 127`);
+    // A changed limit makes the records stale: `image` rebuilds them with the new one.
+    await editJson(join(tiny, 'stack.json'), (o) => (o.maxLayerSize = '1MiB'));
+    const again = await megapakOk(['image', '--stack', tiny], { env: { MEGAPAK_CACHE_DIR: await tempDir('split-tiny2') } });
+    expect(again.stderr).toContain('stale: layer-01 (maxLayerSize changed)');
+    const records = await readRecords(tiny);
+    expect(records.filter(isSplit).map((x) => x.name)).toContain('layer-02'); // the 24 MiB file
+    for (const x of records.filter(isSplit)) expect(x.maxLayerSize).toBe(2 ** 20);
+    expect(records.reduce((n, rec) => n + recordBlobs(rec).length, 0)).toBeLessThan(count);
   });
 
   it('adding one package to layer 07 changes at most two of its parts and no other layer', async () => {
