@@ -54,3 +54,18 @@ export async function repeat(n: number, once: (i: number) => Promise<Sample>): P
   for (let i = 0; i < n; i++) out.push(await once(i));
   return out;
 }
+
+/** One row of the bench table: our figure beside a reference, and the goal it is held to. */
+export interface Row {
+  stack: string;
+  what: string;
+  ours: Stat;
+  reference?: { name: string; stat: Stat };
+  goal: string;
+  met: boolean;
+  /** Unit of the figures (default seconds). */
+  unit?: 'MB';
+}
+
+/** A figure that is not a time (bytes pulled) as a one-sample Stat. */
+export const figure = (n: number): Stat => ({ runs: [n], min: n, median: n, rssMB: 0 });

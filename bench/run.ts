@@ -1,7 +1,7 @@
 // `pnpm bench`: megapak beside GNU tar, compressors, Turborepo and skopeo on two synthetic
 // stacks — bench/stack-many (shaped like the real image: ~170k entries, mostly small files)
 // and bench/stack (a few huge files) — each measured several times in one run on this
-// machine. Writes bench/results.json and bench/results.md.
+// machine. Writes bench/results.json and bench/results.md (results-split.* with MEGAPAK_BENCH_ONLY=split).
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -10,26 +10,19 @@ import { REPO } from '../test/helpers/cli.ts';
 import { copyFixtureStack, readRecords } from '../test/helpers/fixture.ts';
 import { startRegistry, type Registry } from '../test/helpers/registry.ts';
 import { TURBO, commitAll, makeFixtureWorkspace } from '../test/helpers/workspace.ts';
-import { measure, repeat, stat, type Sample, type Stat } from './measure.ts';
+import { measure, repeat, stat, type Row, type Sample, type Stat } from './measure.ts';
+import { splitRows } from './split.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const WORK = join(HERE, 'work');
 const RUNS = Number(process.env.MEGAPAK_BENCH_RUNS ?? 3);
+const OUT = process.env.MEGAPAK_BENCH_ONLY === 'split' ? 'results-split' : 'results';
 const MEGAPAK = join(REPO, 'tools', 'bin', 'megapak.js');
 const baseEnv = { NIX_CONFIG: process.env.NIX_CONFIG ?? 'substituters =', TURBO_TELEMETRY_DISABLED: '1' };
 
 const megapak = (args: string[], env: NodeJS.ProcessEnv, cwd?: string) => measure(process.execPath, [MEGAPAK, ...args], { env: { ...baseEnv, ...env }, cwd });
 const bash = (script: string) => measure('bash', ['-c', script]);
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
-
-interface Row {
-  stack: string;
-  what: string;
-  ours: Stat;
-  reference?: { name: string; stat: Stat };
-  goal: string;
-  met: boolean;
-}
 
 async function freshDir(name: string): Promise<string> {
   const d = join(WORK, name);
@@ -59,6 +52,8 @@ interface StackInfo {
   entries: number;
   narBytes: number;
 }
+
+type Prepared = Awaited<ReturnType<typeof prepareStack>>;
 
 /** Build a copy of `source` once (Nix builds it the first time; the store keeps it) and describe it. */
 async function prepareStack(source: string, label: string): Promise<{ stack: string; layers: string[][]; info: StackInfo }> {
@@ -141,11 +136,9 @@ async function coldAndWarm(stack: string, layers: string[][], label: string, opt
 /** Markdown table cell: a `|` inside a cell would end it. */
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
-async function main(): Promise<void> {
-  await mkdir(WORK, { recursive: true });
+/** The rows of the cold, warm, Turborepo and push measurements. */
+async function mainRows(big: Prepared, many: Prepared): Promise<Row[]> {
   const rows: Row[] = [];
-  const big = await prepareStack(join(HERE, 'stack'), 'big-file');
-  const many = await prepareStack(join(HERE, 'stack-many'), 'many-file');
   rows.push(...(await coldAndWarm(many.stack, many.layers, 'many-file', { fairZstd: false })));
   await rm(join(WORK, 'cold-gzip'), { recursive: true, force: true });
   rows.push(...(await coldAndWarm(big.stack, big.layers, 'big-file', { fairZstd: true })));
@@ -218,13 +211,25 @@ async function main(): Promise<void> {
   const repush = stat(repushSamples);
   rows.push({ stack: label, what: 're-push, nothing changed', ours: repush, goal: '≤ 2 s', met: repush.median <= 2 });
 
+  return rows;
+}
+
+async function main(): Promise<void> {
+  await mkdir(WORK, { recursive: true });
+  const rows: Row[] = [];
+  const big = await prepareStack(join(HERE, 'stack'), 'big-file');
+  const many = await prepareStack(join(HERE, 'stack-many'), 'many-file');
+  // MEGAPAK_BENCH_ONLY=split: only the rows of splitting (bench/split.ts), for a quick look.
+  if (process.env.MEGAPAK_BENCH_ONLY !== 'split') rows.push(...(await mainRows(big, many)));
+  rows.push(...(await splitRows({ big: big.stack, many: many.stack, runs: RUNS, freshDir, megapak, log })));
+
   const peak = Math.max(...rows.map((r) => r.ours.rssMB));
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
   const stacks = [many.info, big.info];
   const results = { date: new Date().toISOString(), machine, runs: RUNS, stacks, rows, peakRssMB: peak };
-  await writeFile(join(HERE, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  await writeFile(join(HERE, `${OUT}.json`), JSON.stringify(results, null, 2) + '\n');
 
-  const fmt = (s: Stat) => `${s.min.toFixed(2)} / ${s.median.toFixed(2)} s`;
+  const fmt = (s: Stat, unit = 's') => (unit === 's' ? `${s.min.toFixed(2)} / ${s.median.toFixed(2)} s` : `${s.median.toFixed(1)} ${unit}`);
   const describe = (s: StackInfo) => `${s.label}: ${s.paths} store paths, ${s.entries.toLocaleString('en')} tar entries, ${(s.narBytes / 1e9).toFixed(2)} GB`;
   const table = [
     `megapak bench — ${results.date.slice(0, 10)}, ${machine}, ${RUNS} runs (min / median)`,
@@ -238,9 +243,9 @@ async function main(): Promise<void> {
         `| ${[
           r.stack,
           r.what,
-          fmt(r.ours),
-          `${r.ours.rssMB.toFixed(0)} MB`,
-          r.reference ? `${r.reference.name}: ${fmt(r.reference.stat)}` : '',
+          fmt(r.ours, r.unit),
+          r.ours.rssMB ? `${r.ours.rssMB.toFixed(0)} MB` : '',
+          r.reference ? `${r.reference.name}: ${fmt(r.reference.stat, r.unit)}` : '',
           r.reference ? (r.ours.median / r.reference.stat.median).toFixed(2) : '',
           r.goal,
           r.met ? 'yes' : 'no',
@@ -252,7 +257,7 @@ async function main(): Promise<void> {
     `peak RSS of megapak in any run: ${peak.toFixed(0)} MB (goal ≤ 300 MB: ${peak <= 300 ? 'met' : 'missed'})`,
   ].join('\n');
   console.log(table);
-  await writeFile(join(HERE, 'results.md'), table + '\n');
+  await writeFile(join(HERE, `${OUT}.md`), table + '\n');
 }
 
 await main();

@@ -10,6 +10,7 @@ import { megapak, megapakOk, run } from './helpers/cli.ts';
 import { startDocker, startPodman, type Docker, type Podman } from './helpers/docker.ts';
 import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
 import { startRegistry, type Registry } from './helpers/registry.ts';
+import { recordBlobs } from '../tools/src/model/vocabulary.ts';
 
 const GREETING = 'hello from comfyui-entrypoint';
 
@@ -115,6 +116,31 @@ describe('real Docker daemon and podman', () => {
     } else {
       expect(dockerPull.code, dockerPull.stderr).toBe(0);
     }
+  });
+
+  it('a split stack (maxLayerSize): push → docker pull and podman pull both fetch every part, and the entrypoint runs', async () => {
+    const split = await copyFixtureStack();
+    const meta = JSON.parse(await readFile(join(split, 'stack.json'), 'utf8'));
+    await writeFile(join(split, 'stack.json'), JSON.stringify({ ...meta, tag, maxLayerSize: '40KiB' }, null, 2));
+    const ref = `${reg.host}/megapak/split:${tag}`;
+    images.push(ref);
+    await megapakOk(['push', '--stack', split, '--plain-http', ref], { env: env() });
+    const blobs = (await readRecords(split)).reduce((n, r) => n + recordBlobs(r).length, 0);
+    expect(blobs).toBeGreaterThan((await readRecords(split)).filter((r) => !r.empty).length);
+    const { configDigest, entrypoint } = await pushedImage(reg, 'megapak/split', tag);
+    const pull = await docker.docker(['pull', ref]);
+    expect(pull.code, pull.stderr).toBe(0);
+    expect(pull.stdout.match(/Pull complete/g)).toHaveLength(blobs);
+    expect((await docker.docker(['image', 'inspect', '--format', '{{.Id}}', ref])).stdout.trim()).toBe(configDigest);
+    expect((await docker.docker(['run', '--rm', '--network', 'none', ref])).stdout.trim()).toBe(GREETING);
+    await docker.docker(['rmi', ref]);
+
+    const ppull = await podman.podman(['pull', '--tls-verify=false', ref]);
+    expect(ppull.code, ppull.stderr).toBe(0);
+    const mount = await podman.podman(['image', 'mount', ref]);
+    expect(mount.code, mount.stderr).toBe(0);
+    expect((await run('chroot', [mount.stdout.trim(), ...entrypoint])).stdout.trim()).toBe(GREETING);
+    await podman.podman(['image', 'unmount', ref]);
   });
 
   it("docker load's own error for an archive it refuses (a layer that no longer matches its diffID), in one line", async () => {

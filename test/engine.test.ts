@@ -1,52 +1,12 @@
 // The layer engine end to end: real Nix builds the busybox fixture stack, real tar, umoci,
 // skopeo and chroot read what megapak wrote.
-import { createReadStream } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import * as tar from 'tar-stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { megapakOk, run } from './helpers/cli.ts';
 import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
+import { tarHeaders } from './helpers/tar.ts';
 import type { LayerRecord } from '../tools/src/model/vocabulary.ts';
-
-interface Header {
-  name: string;
-  type: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: number;
-  uname: string;
-  gname: string;
-  linkname: string | null;
-  size: number;
-}
-
-/** Every header of a (gzip) layer blob, read by tar-stream. */
-async function tarHeaders(blob: string): Promise<Header[]> {
-  const headers: Header[] = [];
-  const extract = tar.extract();
-  extract.on('entry', (h, stream, next) => {
-    headers.push({
-      name: h.name,
-      type: h.type ?? 'file',
-      mode: h.mode ?? 0,
-      uid: h.uid ?? -1,
-      gid: h.gid ?? -1,
-      mtime: (h.mtime?.getTime() ?? 0) / 1000,
-      uname: h.uname ?? '',
-      gname: h.gname ?? '',
-      linkname: h.linkname ?? null,
-      size: h.size ?? 0,
-    });
-    stream.on('end', next);
-    stream.resume();
-  });
-  await pipeline(createReadStream(blob), createGunzip(), extract);
-  return headers;
-}
 
 const sh = async (cmd: string) => {
   const r = await run('bash', ['-c', cmd]);

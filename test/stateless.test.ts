@@ -162,7 +162,7 @@ describe('a fresh CI runner pushing with the layer records from a Turborepo remo
     for (const p of restored) expect(origins.get(p), p).toBe('substituted');
   });
 
-  it('a path in no binary cache that nothing builds: one line naming the layer and the path, nothing pushed', async () => {
+  it('a path in no binary cache that nothing builds: one line naming the layer and the path, no manifest pushed', async () => {
     const fresh = await startRegistry({ storage: join(await tempDir('registry-fresh'), 'data') });
     let original: string | undefined;
     const file12 = join(wsB, 'layers', '12-app', 'dist', 'layer.json');
@@ -179,7 +179,9 @@ describe('a fresh CI runner pushing with the layer records from a Turborepo remo
       // The layer builds, but not that path.
       const r = await push();
       expect(r.code).toBe(1);
-      expect(r.stderr.trimEnd().split('\n').pop()).toBe(`megapak: layer-12: store path ${gone} is in no binary cache and building the layer did not make it; nothing was pushed`);
+      expect(r.stderr.trimEnd().split('\n').pop()).toBe(
+        `megapak: layer-12: store path ${gone} is in no binary cache and building the layer did not make it; no manifest was pushed`,
+      );
       // layer.nix changed (to a derivation that does not build): the record is stale, so the push
       // rebuilds the layer, and Nix's failure names it.
       await writeFile(
@@ -192,8 +194,16 @@ describe('a fresh CI runner pushing with the layer records from a Turborepo remo
       expect(r2.stderr).toContain(`megapak: layer-12: nix-build of ${join(wsB, 'layers', '12-app', 'layer.nix')} failed:`);
       expect(r2.stderr).toContain(`cannot-build-${salt}`);
       const reqs = requestsSince(fresh, 0);
-      // Only each push's access check: an upload session opened and cancelled.
-      expect(blobUploads(reqs).map((q) => q.method)).toEqual(['POST', 'DELETE', 'POST', 'DELETE']);
+      // The first push uploaded the blobs made before layer 12's failed (each goes up as soon as
+      // it is made; the next push skips them): never layer 12's, nor the config, nor a manifest.
+      // The second stopped at the rebuild: only its access check (a session opened and cancelled).
+      expect(uploadedDigests(reqs)).not.toContain(record.digest);
+      expect(uploadedDigests(reqs).length).toBeGreaterThan(0);
+      expect(
+        blobUploads(reqs)
+          .slice(-2)
+          .map((q) => q.method),
+      ).toEqual(['POST', 'DELETE']);
       expect(reqs.filter((q) => q.path.includes('/manifests/'))).toEqual([]);
     } finally {
       await fresh.stop();

@@ -16,7 +16,7 @@ const taskLog = (stdout: string, pkg: string) =>
     .filter((l) => l.startsWith(`${pkg}:build:`))
     .join('\n');
 
-const digests = (rs: LayerRecord[]) => Object.fromEntries(rs.map((r) => [r.name, r.digest]));
+const digests = (rs: LayerRecord[]) => Object.fromEntries(rs.map((r) => [r.name, r.digest ?? null]));
 
 describe('turbo run build on the fixture workspace', () => {
   let ws: string;

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { readRecord } from '../pipeline/layer-record.ts';
 import { loadStack } from '../stack/stack.ts';
+import { blobLabel, recordBlobs } from '../model/vocabulary.ts';
 
 export interface BlobReference {
   stack: string;
@@ -16,10 +17,12 @@ export async function blobReferences(stackDirs: string[]): Promise<Map<string, B
     const stack = await loadStack(resolve(dir));
     for (const layer of stack.layers) {
       const r = await readRecord(layer);
-      if (!r || r.empty) continue;
-      const list = refs.get(r.digest) ?? [];
-      list.push({ stack: stack.dir, layer: r.name, version: r.version, compression: r.compression });
-      refs.set(r.digest, list);
+      if (!r) continue;
+      for (const b of recordBlobs(r)) {
+        const list = refs.get(b.digest) ?? [];
+        list.push({ stack: stack.dir, layer: blobLabel(r.name, b.part), version: r.version, compression: r.compression });
+        refs.set(b.digest, list);
+      }
     }
   }
   return refs;

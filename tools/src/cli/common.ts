@@ -1,6 +1,6 @@
 import { BlobStore } from '../layer/blob-store.ts';
 import { COMPRESSIONS, type Compression } from '../model/compression.ts';
-import type { ImageSpec, LayerRecord } from '../model/vocabulary.ts';
+import { recordBlobs, type ImageSpec, type LayerRecord } from '../model/vocabulary.ts';
 import { buildAllLayers, assembleImage, type StackBuildResult } from '../pipeline/build-stack.ts';
 import type { LayerBuildOptions } from '../pipeline/build-layer.ts';
 import { requireRecords } from '../pipeline/layer-record.ts';
@@ -54,7 +54,16 @@ export async function reportFor(records: LayerRecord[], blobs: BlobStore, top: n
   const sizes = new Map<string, Record<Compression, number | null>>();
   for (const r of records) {
     const s = { none: null, gzip: null, zstd: null } as Record<Compression, number | null>;
-    if (!r.empty) for (const c of COMPRESSIONS) s[c] = (await blobs.peek(r.contentKey, c))?.size ?? null;
+    // A split layer's size is its parts' total, known only when every part was made with that compression.
+    if (!r.empty)
+      for (const c of COMPRESSIONS) {
+        let total: number | null = 0;
+        for (const b of recordBlobs(r)) {
+          const size = (await blobs.peek(b.contentKey, c))?.size;
+          total = size === undefined || total === null ? null : total + size;
+        }
+        s[c] = total;
+      }
     sizes.set(r.name, s);
   }
   return buildReport(records, (r) => sizes.get(r.name)!, top);

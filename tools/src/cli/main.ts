@@ -7,7 +7,8 @@ import { requireNixTools } from '../nix/nix.ts';
 import { composeImage } from '../oci/image.ts';
 import { dockerLoad, requireDockerDaemon } from '../oci/docker-load.ts';
 import { writeImageOutputs } from '../oci/image-outputs.ts';
-import { assembleImage, buildAllLayers, ensureRecordBlob, imageSpecOf } from '../pipeline/build-stack.ts';
+import { assembleImage, buildAllLayers, ensureRecordPart, imageSpecOf } from '../pipeline/build-stack.ts';
+import { recordBlobs } from '../model/vocabulary.ts';
 import { buildLayer } from '../pipeline/build-layer.ts';
 import { removeRecord, requireRecord } from '../pipeline/layer-record.ts';
 import { findCredentials } from '../registry/credentials.ts';
@@ -27,6 +28,7 @@ import { scanCache } from '../cache/scan.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { runProgram } from './boundary.ts';
 import { registerCacheCommand } from './cache.ts';
+import { registerDiffCommand } from './diff.ts';
 import { registerPlanCommand } from './plan.ts';
 import { attachSbomToLayout, pushSbom, registerSbomCommand } from './sbom.ts';
 import { allRecords, builtImage, builtRecords, reportFor, setup } from './common.ts';
@@ -213,7 +215,7 @@ that refuses them leaves the image pushed and prints one warning line with its a
       // if need be) only when the registry lacks it.
       const { records, config, meta } = await builtRecords(env.stack, { ...env, compression, registryFirst: true, noBuild: !o.build });
       const image = composeImage(await imageSpecOf(env.stack, records, config));
-      const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : [[r.digest, r] as const])));
+      const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : recordBlobs(r).map((b) => [b.digest, { r, b }] as const))));
       if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
       const summary = await pushImage(image, ref, {
         plainHttp: !!o.plainHttp,
@@ -223,7 +225,7 @@ that refuses them leaves the image pushed and prints one warning line with its a
         ...pushTuning(),
         credentials,
         cacheDir: env.blobs.root,
-        blobFile: (d, rehash) => ensureRecordBlob(env.stack, byDigest.get(d)!, { ...env, rehash }),
+        blobFile: (d, rehash) => ensureRecordPart(env.stack, byDigest.get(d)!.r, byDigest.get(d)!.b, { ...env, rehash }),
         log: (l) => env.progress.log(l),
         progress: pushProgressFor(),
       });
@@ -281,12 +283,13 @@ program
     if (!answers.length) throw new MegapakError(`no store path in the image matches '${query}'`);
     for (const a of answers) {
       console.log(`${a.path}
-  ships in ${a.layer}; pulled in by ${a.rootLayer}:`);
+  ships in ${a.layer}${a.part ? `, ${a.part}` : ''}; pulled in by ${a.rootLayer}:`);
       a.chain.forEach((p, i) => console.log(`  ${'  '.repeat(i)}${i ? '→ ' : ''}${p}`));
     }
   });
 
 registerCacheCommand(program);
+registerDiffCommand(program);
 registerPlanCommand(program);
 registerSbomCommand(program, stackOption);
 

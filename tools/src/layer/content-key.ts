@@ -23,3 +23,14 @@ export function contentKey(delta: Pick<StorePathInfo, 'path' | 'narHash'>[]): st
   for (const p of [...delta].sort((a, b) => byteOrder(a.path, b.path))) h.update(`${p.path} ${p.narHash}\n`);
   return `sha256:${h.digest('hex')}`;
 }
+
+/**
+ * Identifies one part of a split layer: the store paths it draws from (with their NAR
+ * hashes), its first tar name, and where it ends when that is inside its last store path. Another part changing leaves this key, and so this
+ * part's blob in the blob store, as it was.
+ */
+export function partContentKey(paths: Pick<StorePathInfo, 'path' | 'narHash'>[], start: string, endInside: string | undefined): string {
+  const h = createHash('sha256').update(`${TAR_FORMAT}\n${BLOB_FORMAT}\npart ${start}\n${endInside ?? ''}\n`);
+  for (const p of [...paths].sort((a, b) => byteOrder(a.path, b.path))) h.update(`${p.path} ${p.narHash}\n`);
+  return `sha256:${h.digest('hex')}`;
+}

@@ -2,7 +2,8 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { MegapakError } from '../util/errors.ts';
 import type { ByteSink } from '../util/write.ts';
 import { END_OF_ARCHIVE, encodeHeader, padding, type TarEntry } from './tar-header.ts';
-import { walkStorePath } from './store-walk.ts';
+import { walkStorePath, type WalkEntry } from './store-walk.ts';
+import { byteOrder } from '../util/bytes.ts';
 
 const BATCH = 1 << 20;
 /** Batch buffers in use at once: one being filled, the rest being written. */
@@ -47,7 +48,7 @@ class Batcher {
 }
 
 /** Top directories of the store dir, e.g. `nix` and `nix/store`, each a 0755 dir entry. */
-function storeDirEntries(storeDir: string): TarEntry[] {
+export function storeDirEntries(storeDir: string): TarEntry[] {
   const parts = storeDir.split('/').filter(Boolean);
   return parts.map((_, i) => ({ name: parts.slice(0, i + 1).join('/'), type: 'dir', mode: 0o755, size: 0 }));
 }
@@ -78,21 +79,88 @@ async function copyFile(abs: string, size: number, batch: Batcher): Promise<void
   await batch.push(ZEROS.subarray(0, padding(size)));
 }
 
+/** One part of a split layer: the entries from `start` (a tar name) up to `end` (the next part's start; none: to the layer's end). */
+export interface PartRange {
+  start: string;
+  end?: string;
+  /** Store paths' entries as the planner walked them (by store path), so the store is walked once, not twice. */
+  walked?: Map<string, WalkEntry[]>;
+}
+
+/**
+ * Bytewise (UTF-8) order without encoding: UTF-16 code units order as code points do except
+ * for surrogates, so only a first difference at or above U+D800 needs the bytes.
+ */
+function before(a: string, b: string): boolean {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === n) return a.length < b.length;
+  const x = a.charCodeAt(i);
+  const y = b.charCodeAt(i);
+  return x < 0xd800 && y < 0xd800 ? x < y : byteOrder(a, b) < 0;
+}
+
+/** The first index of sorted `entries` whose name is not before `name`. */
+function firstFrom(entries: WalkEntry[], name: string): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (before(entries[mid]!.name, name)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The directories above `name` up to and including its store path's top entry `root`, outermost first. */
+export function parentsOf(name: string, root: string): string[] {
+  const out: string[] = [];
+  for (let i = name.lastIndexOf('/'); i >= root.length; i = name.lastIndexOf('/', i - 1)) out.unshift(name.slice(0, i));
+  return out;
+}
+
+/**
+ * A store path's entries (tar order) that fall in `range`, with the directories above them
+ * inside the store path that fall outside it: a part repeats the directories it needs, so
+ * every file ships once and every part unpacks on its own with the store's own modes.
+ */
+function inRange(entries: WalkEntry[], root: string, range: PartRange): WalkEntry[] {
+  // A store path wholly inside the range (the common case) needs no filtering: store paths'
+  // names differ within their hash, so `end` is either inside this path or past all of it.
+  if (!before(root, range.start) && (range.end === undefined || (before(root, range.end) && !range.end.startsWith(`${root}/`)))) return entries;
+  const from = firstFrom(entries, range.start);
+  const to = range.end === undefined ? entries.length : firstFrom(entries, range.end);
+  // Directories above the kept entries that sort before the range: walking up from each entry
+  // stops at the first directory inside the range, whose own parents its own walk covers.
+  const parents = new Set<string>();
+  for (let i = from; i < to; i++)
+    for (const d of parentsOf(entries[i]!.name, root).reverse()) {
+      if (!before(d, range.start)) break;
+      parents.add(d);
+    }
+  const above = entries.slice(0, from).filter((e) => e.type === 'dir' && parents.has(e.name));
+  return [...above, ...entries.slice(from, to)];
+}
+
 /**
  * Stream the deterministic layer tar of `paths` (sorted store paths) into `sink`, whose
  * `write` must be done with a chunk when it resolves (the chunk's memory is reused).
  * Hardlinks written by `nix-store --optimise` are ignored: every file is a regular entry.
  * `fsRoot` is where the store lives on disk when not at `/` (a chroot store such as
- * `--store /x`; the golden-digest test): the tar names stay those under `storeDir`.
+ * `--store /x`; the golden-digest test): the tar names stay those under `storeDir`. With
+ * `range`, only that part of the layer (see `inRange`).
  */
-export async function writeLayerTar(storeDir: string, paths: string[], sink: ByteSink, onBytes: (n: number) => void = () => {}, fsRoot = ''): Promise<void> {
+export async function writeLayerTar(storeDir: string, paths: string[], sink: ByteSink, onBytes: (n: number) => void = () => {}, fsRoot = '', range?: PartRange): Promise<void> {
   const batch = new Batcher(sink);
   for (const e of storeDirEntries(storeDir)) await batch.push(encodeHeader(e));
   const prefix = storeDir.replace(/^\/+/, '');
   for (const p of paths) {
     if (!p.startsWith(`${storeDir}/`) || p.slice(storeDir.length + 1).includes('/'))
       throw new MegapakError(`refusing to put ${p} in a layer: only top-level paths of ${storeDir} may enter a tar`);
-    for (const e of walkStorePath(fsRoot + p, `${prefix}/${p.slice(storeDir.length + 1)}`)) {
+    const root = `${prefix}/${p.slice(storeDir.length + 1)}`;
+    const entries = range?.walked?.get(p) ?? walkStorePath(fsRoot + p, root);
+    for (const e of range ? inRange(entries, root, range) : entries) {
       await batch.push(encodeHeader(e));
       if (e.type !== 'file') continue;
       await copyFile(e.abs, e.size, batch);

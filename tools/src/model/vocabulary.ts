@@ -48,9 +48,67 @@ const blobRecordSchema = z.object({
   ...blobDigestsSchema.shape,
   warnings: z.array(z.string()).default([]),
 });
-export const layerRecordSchema = z.discriminatedUnion('empty', [emptyRecordSchema, blobRecordSchema]);
+/**
+ * One part of a layer split by its `maxLayerSize`: the layer's tar entries (bytewise order of
+ * their names) from `start` up to the next part's `start`, with the directories above them.
+ */
+export const layerPartSchema = z.object({
+  /** 1-based. */
+  part: z.number().int(),
+  /** Name of the part's first tar entry, e.g. `nix/store/…-torch/lib/libtorch.so`. */
+  start: z.string(),
+  /** Store paths with at least one entry in this part (a path larger than the limit spans several parts). */
+  paths: z.array(z.string()),
+  contentKey: z.string(),
+  ...blobDigestsSchema.shape,
+});
+export type LayerPart = z.infer<typeof layerPartSchema>;
+/**
+ * `dist/layer.json` of a layer shipped as several OCI layers ("parts"); `diffSize` and `size`
+ * are the parts' totals, the digests are the parts' own.
+ */
+const splitRecordSchema = z.object({
+  ...recordHead,
+  empty: z.literal(false),
+  ...recordTail,
+  maxLayerSize: z.number(),
+  // No single diffID or digest: each part has its own (absent here, so code that reads them off a record sees undefined).
+  diffId: z.undefined().optional(),
+  digest: z.undefined().optional(),
+  diffSize: z.number(),
+  size: z.number(),
+  parts: z.array(layerPartSchema).min(2),
+  warnings: z.array(z.string()).default([]),
+});
+// Split before whole: a whole record has no `parts`, a split one no top-level digests.
+export const layerRecordSchema = z.union([emptyRecordSchema, splitRecordSchema, blobRecordSchema]);
 export type LayerRecord = z.infer<typeof layerRecordSchema>;
 export type BlobLayerRecord = Extract<LayerRecord, { empty: false }>;
+export type SplitLayerRecord = z.infer<typeof splitRecordSchema>;
+export const isSplit = (r: LayerRecord): r is SplitLayerRecord => 'parts' in r && Array.isArray(r.parts);
+
+/** One blob of a record: the whole layer's, or one part's (with its place among the parts). */
+export interface RecordBlob extends BlobDigests {
+  contentKey: string;
+  part?: { index: number; count: number; start: string; end?: string; paths: string[] };
+}
+
+/** The blobs a record ships, in image order: none, the one whole-layer blob, or every part's. */
+export function recordBlobs(r: LayerRecord): RecordBlob[] {
+  if (r.empty) return [];
+  if (!isSplit(r)) return [{ contentKey: r.contentKey, diffId: r.diffId, diffSize: r.diffSize, digest: r.digest, size: r.size }];
+  return r.parts.map((p, i) => ({
+    contentKey: p.contentKey,
+    diffId: p.diffId,
+    diffSize: p.diffSize,
+    digest: p.digest,
+    size: p.size,
+    part: { index: p.part, count: r.parts.length, start: p.start, end: r.parts[i + 1]?.start, paths: p.paths },
+  }));
+}
+
+/** "layer-06" or "layer-06, part 2 of 5": how messages, history and push name a blob. */
+export const blobLabel = (name: string, part?: { index: number; count: number }) => (part ? `${name}, part ${part.index} of ${part.count}` : name);
 
 /** A layer blob as an image needs it. */
 export interface LayerBlob extends BlobDigests {
@@ -65,6 +123,8 @@ export interface ImageLayer {
   pathCount: number;
   narSize: number;
   blob: LayerBlob | null;
+  /** Set when the logical layer is split: this OCI layer is part `index` of `count`. */
+  part?: { index: number; count: number };
 }
 
 /** Image-level settings (stack.json's fields, with nix/config.nix merged into `config`). */
@@ -84,7 +144,7 @@ export interface ImageSpec {
   layers: ImageLayer[];
 }
 
-export function imageLayerOf(r: LayerRecord): ImageLayer {
+export function imageLayerOf(r: Exclude<LayerRecord, SplitLayerRecord>): ImageLayer {
   return {
     name: r.name,
     version: r.version,
@@ -100,4 +160,17 @@ export interface Descriptor {
   digest: string;
   size: number;
   annotations?: Record<string, string>;
+}
+
+/** The OCI layers of one logical layer: one (possibly empty) for a whole layer, one per part for a split one. */
+export function imageLayersOf(r: LayerRecord): ImageLayer[] {
+  if (!isSplit(r)) return [imageLayerOf(r)];
+  return recordBlobs(r).map((b) => ({
+    name: r.name,
+    version: r.version,
+    pathCount: b.part!.paths.length,
+    narSize: r.narSize,
+    blob: { diffId: b.diffId, diffSize: b.diffSize, digest: b.digest, size: b.size, mediaType: r.mediaType, compression: r.compression },
+    part: { index: b.part!.index, count: b.part!.count },
+  }));
 }

@@ -8,6 +8,8 @@ export const CONFIG_MEDIA_TYPE = 'application/vnd.oci.image.config.v1+json';
 export const INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
 export const ANNOTATION_LAYER_NAME = 'io.megapak.layer.name';
 export const ANNOTATION_LAYER_VERSION = 'io.megapak.layer.version';
+/** On each OCI layer of a split logical layer: `2/5` (part 2 of 5). */
+export const ANNOTATION_LAYER_PART = 'io.megapak.layer.part';
 /** Fixed unless the stack sets `created`: same inputs, same manifest digest. */
 export const DEFAULT_CREATED = '1970-01-01T00:00:01Z';
 const DEFAULT_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
@@ -31,6 +33,9 @@ export function sha256Digest(data: Uint8Array): string {
 
 export const layerLabel = (l: Pick<ImageLayer, 'name' | 'version'>) => `${l.name}@${l.version}`;
 
+/** A history entry's `created_by`: `layer-06@1.0.0`, or `layer-06@1.0.0 part 2 of 5` for one part of a split layer. */
+export const historyLabel = (l: Pick<ImageLayer, 'name' | 'version' | 'part'>) => (l.part ? `${layerLabel(l)} part ${l.part.index} of ${l.part.count}` : layerLabel(l));
+
 /** Pure: the image config and manifest for an image spec. */
 export function composeImage(spec: ImageSpec): ImageParts {
   const { meta } = spec;
@@ -45,8 +50,8 @@ export function composeImage(spec: ImageSpec): ImageParts {
     rootfs: { type: 'layers', diff_ids: shipped.map((l) => l.blob.diffId) },
     history: spec.layers.map((l) => ({
       created,
-      created_by: layerLabel(l),
-      comment: `${l.pathCount} store paths, ${l.narSize} bytes (NAR)`,
+      created_by: historyLabel(l),
+      comment: l.part ? `${l.pathCount} store paths (wholly or partly) of ${l.name}'s ${l.narSize} bytes (NAR)` : `${l.pathCount} store paths, ${l.narSize} bytes (NAR)`,
       ...(l.blob === null ? { empty_layer: true } : {}),
     })),
   };
@@ -58,7 +63,11 @@ export function composeImage(spec: ImageSpec): ImageParts {
       mediaType: layer.blob.mediaType,
       digest: layer.blob.digest,
       size: layer.blob.size,
-      annotations: { [ANNOTATION_LAYER_NAME]: layer.name, [ANNOTATION_LAYER_VERSION]: layer.version },
+      annotations: {
+        [ANNOTATION_LAYER_NAME]: layer.name,
+        [ANNOTATION_LAYER_VERSION]: layer.version,
+        ...(layer.part ? { [ANNOTATION_LAYER_PART]: `${layer.part.index}/${layer.part.count}` } : {}),
+      },
     },
   }));
   const manifestObj = {

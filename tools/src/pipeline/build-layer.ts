@@ -5,9 +5,9 @@ import { bigLayerWarning, budgetViolation, redundantRoots } from '../plan/warnin
 import type { BlobEntry, BlobStore } from '../layer/blob-store.ts';
 import { writeBlob } from '../layer/blob-writer.ts';
 import { contentKey } from '../layer/content-key.ts';
-import { writeLayerTar } from '../layer/layer-tar.ts';
+import { writeLayerTar, type PartRange } from '../layer/layer-tar.ts';
 import { mediaTypeOf, type Compression } from '../model/compression.ts';
-import type { LayerRecord, StorePathInfo } from '../model/vocabulary.ts';
+import { isSplit, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
 import type { LayerDef, Stack } from '../stack/stack.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { MegapakError } from '../util/errors.ts';
@@ -15,6 +15,7 @@ import { annotateIoError } from '../util/io-error.ts';
 import type { Progress } from '../util/progress.ts';
 import { readRecord, removeRecord, writeRecord } from './layer-record.ts';
 import { realiseAbsent } from './realise-paths.ts';
+import { splitLayer } from './split-layer.ts';
 
 export interface LayerBuildOptions extends BlobMakingOptions {
   compression: Compression;
@@ -46,6 +47,8 @@ export interface BlobContent {
   paths: StorePathInfo[];
   contentKey: string;
   compression: Compression;
+  /** One part of a split layer (`paths` are then the store paths it draws from). */
+  range?: PartRange;
 }
 
 /**
@@ -80,6 +83,8 @@ export async function ensureBlob(
             c.paths.map((p) => p.path),
             sink,
             (n) => opts.progress.streamBytes(n),
+            '',
+            c.range,
           ),
         opts,
       );
@@ -134,19 +139,36 @@ export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerReco
     const tail = { compression: opts.compression, mediaType: mediaTypeOf(opts.compression) };
     let record: LayerRecord;
     let streamed = false;
+    const same = previous && !previous.empty && previous.contentKey === key && previous.compression === opts.compression ? previous : undefined;
+    // Registry first (push): the previous record stands, its blobs (or parts) made only if the registry lacks them.
+    const keep =
+      same && opts.registryFirst && (isSplit(same) ? same.maxLayerSize === layer.maxLayerSize : layer.maxLayerSize === undefined || same.diffSize <= layer.maxLayerSize)
+        ? same
+        : undefined;
+    const split =
+      layer.maxLayerSize !== undefined && delta.length > 0 && !keep
+        ? await splitLayer({ name: layer.name, maxLayerSize: layer.maxLayerSize }, storeDir, delta, key, opts.compression, previous, opts)
+        : undefined;
     if (delta.length === 0) {
       record = { ...head, empty: true, ...tail, diffId: null, diffSize: null, digest: null, size: null, warnings };
+    } else if (keep && isSplit(keep)) {
+      record = { ...head, empty: false, ...tail, maxLayerSize: keep.maxLayerSize, diffSize: keep.diffSize, size: keep.size, parts: keep.parts, warnings };
+    } else if (keep && !isSplit(keep)) {
+      const { diffId, diffSize, digest, size } = keep;
+      record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
+    } else if (split && 'parts' in split) {
+      const diffSize = split.parts.reduce((s, p) => s + p.diffSize, 0);
+      const size = split.parts.reduce((s, p) => s + p.size, 0);
+      record = { ...head, empty: false, ...tail, maxLayerSize: layer.maxLayerSize!, diffSize, size, parts: split.parts, warnings };
+      streamed = split.streamed;
     } else {
-      const same = previous && !previous.empty && previous.contentKey === key && previous.compression === opts.compression ? previous : undefined;
-      if (same && opts.registryFirst) {
-        const { diffId, diffSize, digest, size } = same;
-        record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
-      } else {
-        const r = await ensureBlob({ what: layer.name, storeDir, paths: delta, contentKey: key, compression: opts.compression }, { ...opts, expectedDigest: same?.digest });
-        const { diffId, diffSize, digest, size } = r.entry;
-        record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
-        streamed = r.streamed;
-      }
+      // A layer that fits its maxLayerSize was walked to find out: the tar is written from that walk.
+      const range = split && 'walked' in split && split.walked.size ? { start: '', walked: split.walked } : undefined;
+      const expected = same && !isSplit(same) ? same.digest : undefined;
+      const r = await ensureBlob({ what: layer.name, storeDir, paths: delta, contentKey: key, compression: opts.compression, range }, { ...opts, expectedDigest: expected });
+      const { diffId, diffSize, digest, size } = r.entry;
+      record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
+      streamed = r.streamed;
     }
     await writeRecord(layer, record);
     return { record, streamed };

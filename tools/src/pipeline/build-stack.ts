@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { buildLayerRoots, buildStackRoots, evalImageConfig, evalStack, queryClosure, type RootMeta } from '../nix/nix.ts';
 import { closureOf } from '../plan/closure.ts';
 import { layerCountWarning } from '../plan/warnings.ts';
-import { imageLayerOf, type BlobLayerRecord, type ImageSpec, type LayerRecord } from '../model/vocabulary.ts';
+import { blobLabel, imageLayersOf, recordBlobs, type BlobLayerRecord, type ImageSpec, type LayerRecord, type RecordBlob } from '../model/vocabulary.ts';
 import type { Stack } from '../stack/stack.ts';
 import { MegapakError } from '../util/errors.ts';
 import type { Progress } from '../util/progress.ts';
@@ -66,7 +66,6 @@ async function resolveStack(
 export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions, keep: LayerRecord[] = []): Promise<StackBuildResult> {
   const records: LayerRecord[] = [...keep];
   const streamed: string[] = [];
-  for (const w of layerCountWarning(stack.layers.length)) opts.progress.log(`warning: ${w}`);
   const todo = stack.layers.slice(keep.length);
   const resolved = await resolveStack(stack, todo, opts.progress);
   for (const [i, layer] of todo.entries()) {
@@ -74,6 +73,8 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions, keep
     records.push(r.record);
     if (r.streamed) streamed.push(layer.name);
   }
+  // Counted after the build: a split layer is several OCI layers.
+  for (const w of layerCountWarning(records.reduce((n, r) => n + recordBlobs(r).length, 0))) opts.progress.log(`warning: ${w}`);
   // With `keep`, the evaluation covered only the layers above: their meta is not the stack's.
   return { records, streamed, config: resolved?.config, meta: keep.length ? undefined : resolved?.meta };
 }
@@ -82,18 +83,34 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions, keep
  * Make a layer's blob again unless the blob store has it (a record restored from a remote
  * cache, say): its store paths are realised when absent (binary caches, else the layer's roots
  * built here) and the blob is checked against the recorded digest. A blob present but damaged is
- * evicted and made again. Returns the blob's file.
+ * evicted and made again. Returns the blob's file. For a split layer, every part (see
+ * ensureRecordPart for one).
  */
 export async function ensureRecordBlob(stack: Stack, r: BlobLayerRecord, opts: BlobMakingOptions & { rehash?: boolean }): Promise<string> {
+  const files = [];
+  for (const b of recordBlobs(r)) files.push(await ensureRecordPart(stack, r, b, opts));
+  return files[0]!;
+}
+
+/** One blob of a record (the whole layer's, or one part's), checked and made again as ensureRecordBlob says. */
+export async function ensureRecordPart(stack: Stack, r: BlobLayerRecord, b: RecordBlob, opts: BlobMakingOptions & { rehash?: boolean }): Promise<string> {
   // The blob store's hand-out check (a full re-hash with `rehash`: a registry said the bytes are wrong).
-  if (!(await opts.blobs.intact(r.digest, r.size, opts.rehash))) {
+  if (!(await opts.blobs.intact(b.digest, b.size, opts.rehash))) {
     const layer = stack.layers.find((l) => l.name === r.name);
+    const paths = b.part ? r.paths.filter((p) => b.part!.paths.includes(p.path)) : r.paths;
     await ensureBlob(
-      { what: r.name, storeDir: r.storeDir, paths: r.paths, contentKey: r.contentKey, compression: r.compression },
-      { ...opts, expectedDigest: r.digest, buildRoots: layer && (() => buildLayerRoots(stack.dir, layer.layerFile, layer.name)) },
+      {
+        what: blobLabel(r.name, b.part),
+        storeDir: r.storeDir,
+        paths,
+        contentKey: b.contentKey,
+        compression: r.compression,
+        ...(b.part ? { range: { start: b.part.start, end: b.part.end } } : {}),
+      },
+      { ...opts, expectedDigest: b.digest, buildRoots: layer && (() => buildLayerRoots(stack.dir, layer.layerFile, layer.name)) },
     );
   }
-  return opts.blobs.blobPath(r.digest);
+  return opts.blobs.blobPath(b.digest);
 }
 
 /**
@@ -108,7 +125,7 @@ export async function imageSpecOf(stack: Stack, records: LayerRecord[], config?:
     const shipped = new Set(records.flatMap((r) => r.paths.map((p) => p.path)));
     checkConfigPaths(meta.config ?? {}, records[0]?.storeDir ?? '/nix/store', shipped);
   }
-  return { meta, layers: records.map(imageLayerOf) };
+  return { meta, layers: records.flatMap(imageLayersOf) };
 }
 
 /** The image spec with every blob in the blob store (made again where missing; see ensureRecordBlob). */

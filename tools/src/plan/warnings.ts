@@ -9,8 +9,11 @@ export function redundantRoots(layer: string, roots: string[], shipped: Map<stri
   return roots.filter((r) => shipped.has(r)).map((r) => `${layer}: root ${r} already ships in ${shipped.get(r)}; listing it here adds nothing`);
 }
 
+/** `count`: the image's OCI layers with a blob, every part of a split layer counted. */
 export function layerCountWarning(count: number): string[] {
-  return count > MAX_LAYERS ? [`the stack has ${count} layers; more than ${MAX_LAYERS} exceed what overlayfs-based runtimes can mount`] : [];
+  return count > MAX_LAYERS
+    ? [`the image has ${count} layers (each part of a split layer counts); more than ${MAX_LAYERS} exceed what overlayfs-based runtimes can mount: raise maxLayerSize`]
+    : [];
 }
 
 export function bigLayerWarning(layer: string, bytes: number): string[] {

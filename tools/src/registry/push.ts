@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import type { ImageParts } from '../oci/image.ts';
+import { blobLabel } from '../model/vocabulary.ts';
 import { MegapakError } from '../util/errors.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { DigestRejectedError, RegistryClient, type BlobSource } from './client.ts';
@@ -50,10 +51,10 @@ interface BlobJob {
 
 /**
  * Push an image, registry first: HEAD every blob before making any, so a blob the registry has
- * is never made again and its store paths are never read; then make the missing blobs (a
- * blob that cannot be made stops the push before anything is sent), mount what another
- * repository of the registry has, upload the rest (bounded in parallel), and PUT the manifest
- * only once every blob is confirmed.
+ * is never made again and its store paths are never read; then make the missing blobs one at
+ * a time, each mounted (when another repository of the registry has it) or uploaded as soon as
+ * it is made (bounded in parallel) while the next is made; and PUT the manifest only once every
+ * blob is confirmed (a blob that cannot be made leaves no manifest behind).
  */
 export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOptions): Promise<PushSummary> {
   const http = new RegistryHttp({
@@ -72,7 +73,7 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
   const mounts = await MountSources.load(opts.cacheDir, ref.registry);
   const jobs: BlobJob[] = [
     ...image.layers.map(({ layer, descriptor }) => ({
-      label: `${layer.name} ${descriptor.digest.slice(7, 19)}`,
+      label: `${blobLabel(layer.name, layer.part)} ${descriptor.digest.slice(7, 19)}`,
       digest: descriptor.digest,
       size: descriptor.size,
       source: async (rehash?: boolean) => ({ file: await opts.blobFile(descriptor.digest, rehash) }),
@@ -93,8 +94,7 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
   };
   const limit = pLimit(opts.concurrency);
   // Settle every request before deciding: none is left running behind an error.
-  const settled = async <T>(what: BlobJob[], work: (j: BlobJob) => Promise<T>): Promise<T[]> => {
-    const results = await Promise.allSettled(what.map((j) => limit(() => work(j))));
+  const check = <T>(what: BlobJob[], results: PromiseSettledResult<T>[]): T[] => {
     const failed = results.findIndex((r) => r.status === 'rejected');
     if (failed < 0) return results.map((r) => (r as PromiseFulfilledResult<T>).value);
     opts.progress.stop();
@@ -105,6 +105,7 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
       reason instanceof MegapakError ? reason.kind : 'failed',
     );
   };
+  const settled = async <T>(what: BlobJob[], work: (j: BlobJob) => Promise<T>): Promise<T[]> => check(what, await Promise.allSettled(what.map((j) => limit(() => work(j)))));
 
   // 1. Which blobs the registry lacks.
   const sizes = await settled(jobs, async (job) => {
@@ -115,22 +116,13 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
   });
   const missing = jobs.filter((_, i) => sizes[i] === undefined);
 
-  // 2. Make what is missing, one blob at a time (each streams the store and fills the CPU),
-  //    before sending anything: a blob that cannot be made leaves the registry untouched.
-  const sources = new Map<BlobJob, BlobSource>();
-  for (const job of missing) {
-    try {
-      sources.set(job, await job.source());
-    } catch (err) {
-      if (err instanceof MegapakError) throw new MegapakError(`${err.message}; nothing was pushed`, err.kind);
-      throw err;
-    }
-  }
-
-  // 3. Mount or upload it. (The push's progress starts only now: making blobs reports its own.)
+  // 2. Make what is missing, one blob at a time (each streams the store and fills the CPU), and
+  //    upload each as soon as it is made, so uploading overlaps making the next. A blob that
+  //    cannot be made stops the making; uploads under way finish (the next push skips them)
+  //    and no manifest is pushed.
   opts.progress.begin(jobs.reduce((s, j) => s + j.size, 0));
   for (const job of jobs.filter((_, i) => sizes[i] !== undefined)) settle(job, 'skipped', performance.now());
-  await settled(missing, async (job) => {
+  const upload = async (job: BlobJob, source: BlobSource) => {
     const started = performance.now();
     const session = await client.startUpload(job.digest, mounts.sourceFor(job.digest, ref.repository));
     if (session.mounted) return settle(job, 'mounted', started);
@@ -138,7 +130,7 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
     let sent = 0;
     const onBytes = (n: number) => ((sent += n), opts.progress.bytes(job.label, n));
     try {
-      await client.upload(session.location, job.digest, job.size, sources.get(job)!, onBytes, opts);
+      await client.upload(session.location, job.digest, job.size, source, onBytes, opts);
     } catch (err) {
       // The bytes we sent are not the digest's: bit rot or a write that left the blob's stamp
       // intact. Re-hash the blob (a damaged one is evicted and made again) and retry once.
@@ -150,7 +142,29 @@ export async function pushImage(image: ImageParts, ref: ImageRef, opts: PushOpti
       await client.upload(again.location, job.digest, job.size, await job.source(true), (n) => opts.progress.bytes(job.label, n), opts);
     }
     settle(job, 'uploaded', started);
-  });
+  };
+  const made: BlobJob[] = [];
+  const uploads: Promise<void>[] = [];
+  let unmade: unknown;
+  for (const job of missing) {
+    try {
+      const source = await job.source();
+      made.push(job);
+      const u = limit(() => upload(job, source));
+      u.catch(() => {}); // settled below
+      uploads.push(u);
+    } catch (err) {
+      unmade = err;
+      break;
+    }
+  }
+  if (unmade !== undefined) {
+    await Promise.allSettled(uploads);
+    opts.progress.stop();
+    if (unmade instanceof MegapakError) throw new MegapakError(`${unmade.message}; no manifest was pushed`, unmade.kind);
+    throw unmade;
+  }
+  check(made, await Promise.allSettled(uploads));
   opts.progress.stop();
   const tags = [...new Set([ref.digest ? image.manifestDescriptor.digest : ref.tag!, ...opts.tags])];
   for (const t of tags) await client.putManifest(t, image.manifest, image.manifestDescriptor.mediaType, image.manifestDescriptor.digest);

@@ -66,7 +66,7 @@ export function renderHtml(report: Report, title: string, allPaths: { layer: num
       (l, i) =>
         `<tr class="layer-row"><td><span class="sw" style="background:hsl(${hue(i, n)} 60% 55%)"></span>${esc(l.name)}</td><td>${esc(l.version)}</td><td class="n">${l.paths}</td><td class="n">${formatBytes(l.bytes)}</td><td class="n">${
           l.size === null ? '—' : formatBytes(l.size)
-        }</td><td class="n">${formatBytes(l.closureBytes)}</td><td><code>${l.digest ? esc(l.digest.slice(0, 19)) : 'empty'}</code></td><td style="white-space:normal">${l.top
+        }</td><td class="n">${formatBytes(l.closureBytes)}</td><td><code>${l.parts ? `${l.parts.length} parts` : l.digest ? esc(l.digest.slice(0, 19)) : 'empty'}</code></td><td style="white-space:normal">${l.top
           .slice(0, 3)
           .map((t) => `${esc(nameOf(t.path))} (${formatBytes(t.narSize)})`)
           .join(', ')}</td></tr>`,

@@ -1,5 +1,5 @@
 import type { Compression } from '../model/compression.ts';
-import type { LayerRecord } from '../model/vocabulary.ts';
+import { isSplit, type LayerRecord } from '../model/vocabulary.ts';
 import { closureOf } from '../plan/closure.ts';
 import { graphOf } from './closure-graph.ts';
 
@@ -14,7 +14,10 @@ export interface LayerReport {
   size: number | null;
   /** Blob size per compression, where that blob has been made (null: not made). */
   sizes: Record<Compression, number | null>;
+  /** The blob's digest; null for an empty layer or a split one (see `parts`). */
   digest: string | null;
+  /** A layer split by its maxLayerSize: each part's blob (sizes as built) and how many store paths it draws from. */
+  parts?: { part: number; digest: string; size: number; diffSize: number; paths: number }[];
   /** What this layer would weigh if it shipped its roots' whole closure (no deduplication). */
   closureBytes: number;
   top: { path: string; narSize: number }[];
@@ -47,7 +50,8 @@ export function buildReport(records: LayerRecord[], sizes: (r: LayerRecord) => R
       bytes: r.narSize,
       size: r.size,
       sizes: sizes(r),
-      digest: r.digest,
+      digest: r.digest ?? null,
+      ...(isSplit(r) ? { parts: r.parts.map((p) => ({ part: p.part, digest: p.digest, size: p.size, diffSize: p.diffSize, paths: p.paths.length })) } : {}),
       closureBytes: [...closure].reduce((s, p) => s + g.get(p)!.narSize, 0),
       top: [...r.paths]
         .sort((a, b) => b.narSize - a.narSize || (a.path < b.path ? -1 : 1))

@@ -1,4 +1,4 @@
-import type { LayerRecord } from '../model/vocabulary.ts';
+import { isSplit, type LayerRecord } from '../model/vocabulary.ts';
 import { formatBytes } from '../util/bytes.ts';
 import type { Report } from './report.ts';
 
@@ -23,7 +23,7 @@ export function layerTable(records: LayerRecord[], streamed: Set<string>): strin
     String(r.paths.length),
     formatBytes(r.narSize),
     r.empty ? '-' : formatBytes(r.size),
-    r.empty ? 'empty' : r.digest.slice(0, 19),
+    r.empty ? 'empty' : isSplit(r) ? `${r.parts.length} parts` : r.digest.slice(0, 19),
     r.empty ? 'empty' : streamed.has(r.name) ? 'streamed' : 'cached',
   ]);
   return columns([['layer', 'paths', 'NAR', 'blob', 'digest', 'blob source'], ...rows]);
@@ -42,7 +42,7 @@ export function reportText(rep: Report): string {
       sz(l.sizes.gzip),
       sz(l.sizes.zstd),
       formatBytes(l.closureBytes),
-      l.digest?.slice(0, 19) ?? 'empty',
+      l.parts ? `${l.parts.length} parts` : (l.digest?.slice(0, 19) ?? 'empty'),
     ]);
   const lines = [columns(rows), '', 'biggest paths per layer:'];
   for (const l of rep.layers) for (const t of l.top.slice(0, 3)) lines.push(`  ${l.name}  ${formatBytes(t.narSize).padStart(9)}  ${t.path}`);

@@ -18,6 +18,11 @@ export interface LayerDef {
   version: string;
   /** Size budget in bytes (sum of narSize), if the layer declares one. */
   budget?: number;
+  /**
+   * Most bytes of uncompressed tar in one OCI layer: a larger layer ships as several parts
+   * (package.json `megapak.maxLayerSize`, else stack.json `maxLayerSize`; unset: never split).
+   */
+  maxLayerSize?: number;
 }
 
 const stackJson = z.object({
@@ -27,6 +32,7 @@ const stackJson = z.object({
   architecture: z.string().optional(),
   os: z.string().optional(),
   config: z.record(z.string(), z.unknown()).optional(),
+  maxLayerSize: z.union([z.number().positive(), z.string()]).optional(),
 });
 export type StackJson = z.infer<typeof stackJson>;
 
@@ -39,17 +45,17 @@ export interface Stack {
 const pkgJson = z.object({
   name: z.string().optional(),
   version: z.string().optional(),
-  megapak: z.object({ budget: z.union([z.number().positive(), z.string()]).optional() }).optional(),
+  megapak: z.object({ budget: z.union([z.number().positive(), z.string()]).optional(), maxLayerSize: z.union([z.number().positive(), z.string()]).optional() }).optional(),
 });
 
-function budgetOf(v: number | string | undefined, where: string): number | undefined {
+function sizeOf(v: number | string | undefined, where: string, field = 'megapak.budget'): number | undefined {
   if (v === undefined) return undefined;
   const n = parseSize(v);
-  if (n === undefined) throw new UsageError(`${where}: megapak.budget '${v}' is not a size (e.g. 800MB, 10GiB, or bytes)`);
+  if (n === undefined) throw new UsageError(`${where}: ${field} '${v}' is not a size (e.g. 800MB, 10GiB, or bytes)`);
   return n;
 }
 
-async function readLayerDef(layersDir: string, folder: string): Promise<LayerDef | undefined> {
+async function readLayerDef(layersDir: string, folder: string, stackMaxLayerSize: number | undefined): Promise<LayerDef | undefined> {
   const m = /^(\d{2})-[A-Za-z0-9._-]+$/.exec(folder);
   if (!m) return undefined;
   const dir = join(layersDir, folder);
@@ -68,7 +74,8 @@ async function readLayerDef(layersDir: string, folder: string): Promise<LayerDef
     layerFile,
     name: pkg.name ?? `layer-${m[1]}`,
     version: pkg.version ?? '0.0.0',
-    budget: budgetOf(pkg.megapak?.budget, pkgPath),
+    budget: sizeOf(pkg.megapak?.budget, pkgPath),
+    maxLayerSize: sizeOf(pkg.megapak?.maxLayerSize, pkgPath, 'megapak.maxLayerSize') ?? stackMaxLayerSize,
   };
 }
 
@@ -77,21 +84,22 @@ export async function loadStack(stackDir: string): Promise<Stack> {
   const dir = resolve(stackDir);
   if (!existsSync(dir)) throw new UsageError(`stack folder ${dir} does not exist`);
   if (!existsSync(join(dir, 'nix', 'pkgs.nix'))) throw new UsageError(`${dir} is not a stack: it has no nix/pkgs.nix`);
+  let meta: StackJson = {};
+  const metaPath = join(dir, 'stack.json');
+  if (existsSync(metaPath)) {
+    meta = await readJsonFile(metaPath, stackJson);
+  }
+  const maxLayerSize = sizeOf(meta.maxLayerSize, metaPath, 'maxLayerSize');
   const layersDir = join(dir, 'layers');
   const folders = existsSync(layersDir) ? (await readdir(layersDir)).sort() : [];
   const layers: LayerDef[] = [];
   for (const f of folders) {
-    const def = await readLayerDef(layersDir, f);
+    const def = await readLayerDef(layersDir, f, maxLayerSize);
     if (def) layers.push(def);
   }
   if (layers.length === 0) throw new UsageError(`${dir} is not a stack: no layers/NN-name/layer.nix found`);
   for (let i = 1; i < layers.length; i++) {
     if (layers[i]!.index === layers[i - 1]!.index) throw new UsageError(`layers ${layers[i - 1]!.folder} and ${layers[i]!.folder} share the position ${layers[i]!.index}`);
-  }
-  let meta: StackJson = {};
-  const metaPath = join(dir, 'stack.json');
-  if (existsSync(metaPath)) {
-    meta = await readJsonFile(metaPath, stackJson);
   }
   if (!meta.name) meta = { ...meta, name: basename(dir) };
   return { dir, meta, layers };

@@ -74,6 +74,34 @@ export const defaultGzipWorkers = (): number => Math.min(availableParallelism(),
 const HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
 
 /**
+ * Idle gzip workers kept for the next blob (unref'd: they never keep the process alive). A
+ * split layer is dozens of blobs, and starting up to eight threads per blob cost seconds of CPU.
+ */
+const pool: Worker[] = [];
+
+/** Only our own listeners: Node's Worker keeps its message port started through listener hooks of its own. */
+const forget = (w: Worker) => {
+  for (const e of ['message', 'error', 'exit']) w.removeAllListeners(e);
+};
+
+function takeWorker(): Worker {
+  const w = pool.pop();
+  if (!w) return new Worker(WORKER_SOURCE, { eval: true });
+  forget(w);
+  w.ref();
+  return w;
+}
+
+function releaseWorker(w: Worker): void {
+  forget(w);
+  if (pool.length >= MAX_GZIP_WORKERS) return void w.terminate();
+  w.unref();
+  // A pooled worker that dies leaves the pool, so no blob waits on it.
+  w.once('exit', () => pool.splice(pool.indexOf(w) >>> 0, 1));
+  pool.push(w);
+}
+
+/**
  * A Transform that gzips what is written to it on worker threads. Memory is bounded: at most
  * two blocks per worker are in flight, and writes wait (backpressure) while that many are.
  */
@@ -159,7 +187,7 @@ export class ParallelGzip extends Transform {
   }
 
   private startWorker(): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true });
+    const w = takeWorker();
     w.on('message', (m: Done) => {
       this.idle.push(w);
       this.onDone(m);
@@ -202,16 +230,19 @@ export class ParallelGzip extends Transform {
       trailer.writeUInt32LE(this.crc, 0);
       trailer.writeUInt32LE(this.size % 2 ** 32, 4);
       this.push(trailer);
-      this.stopWorkers();
+      this.stopWorkers(true);
       const cb = this.finishing;
       this.finishing = null;
       cb();
     }
   }
 
-  private stopWorkers(): void {
+  /** `done`: every job answered, so the workers are idle and go back to the pool. */
+  private stopWorkers(done = false): void {
     this.stopping = true;
-    for (const w of this.workers) void w.terminate();
+    for (const w of this.workers)
+      if (done) releaseWorker(w);
+      else void w.terminate();
     this.workers.length = 0;
     this.idle.length = 0;
   }

@@ -1,0 +1,48 @@
+import type { PartUnit } from '../plan/parts.ts';
+import { BLOCK, END_OF_ARCHIVE, encodeHeader, padding } from './tar-header.ts';
+import { parentsOf, storeDirEntries } from './layer-tar.ts';
+import { walkStorePath, type WalkEntry } from './store-walk.ts';
+
+const plain = (s: string) => s.length < 100 && /^[\x20-\x7e]*$/.test(s);
+/** An entry's tar bytes; a short ASCII name and link take one header block, anything else is encoded to count it. */
+const entryBytes = (e: WalkEntry) => (plain(e.name) && plain(e.linkname ?? '') && e.size < 0o77777777777 ? BLOCK : encodeHeader(e).length) + e.size + padding(e.size);
+
+/** Bytes every part's tar holds besides its own entries: the store directory's entries and the end-of-archive blocks. */
+export const partFixedBytes = (storeDir: string) => storeDirEntries(storeDir).reduce((s, e) => s + encodeHeader(e).length, END_OF_ARCHIVE.length);
+
+/** Tar name of a store path's top entry, e.g. `nix/store/…-torch`. */
+export const tarNameOf = (storeDir: string, path: string) => `${storeDir.replace(/^\/+/, '')}/${path.slice(storeDir.length + 1)}`;
+
+/**
+ * The units the part planner places (plan/parts.ts), read from the store in tar order: each
+ * store path whole, except one whose tar alone would not fit in `limit`, which comes entry by
+ * entry with the directories above each entry (so a part holding it can repeat them).
+ * `walked` keeps each store path's entries for writing the parts.
+ */
+export function partUnits(storeDir: string, paths: string[], limit: number, walked?: Map<string, WalkEntry[]>, fsRoot = ''): PartUnit[] {
+  const fixed = partFixedBytes(storeDir);
+  const units: PartUnit[] = [];
+  for (const path of paths) {
+    const root = tarNameOf(storeDir, path);
+    const entries = walkStorePath(fsRoot + path, root);
+    walked?.set(path, entries);
+    const sizes = entries.map(entryBytes);
+    const bytes = sizes.reduce((s, n) => s + n, 0);
+    if (bytes + fixed <= limit) {
+      units.push({ start: root, path, bytes, parents: [] });
+      continue;
+    }
+    const dirBytes = new Map<string, number>();
+    entries.forEach((e, i) => {
+      if (e.type === 'dir') dirBytes.set(e.name, sizes[i]!);
+      units.push({
+        start: e.name,
+        path,
+        bytes: sizes[i]!,
+        parents: parentsOf(e.name, root).map((name) => ({ name, bytes: dirBytes.get(name)! })),
+        ...(e.type === 'dir' ? { dir: e.name } : {}),
+      });
+    });
+  }
+  return units;
+}
