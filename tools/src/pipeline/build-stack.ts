@@ -28,17 +28,17 @@ export interface StackBuildResult {
  */
 async function resolveStack(
   stack: Stack,
-  todo: Stack['layers'],
+  pending: Stack['layers'],
   progress: Progress,
 ): Promise<{ layers: ResolvedLayer[]; config: Record<string, unknown> | null; meta: RootMeta[][] } | null> {
   try {
     progress.step('stack', "evaluating every layer's roots");
-    const { roots, config, meta } = await evalStack(stack.dir, todo);
+    const { roots, config, meta } = await evalStack(stack.dir, pending);
     if (roots.flat().some((p) => !existsSync(p))) {
       // Only here, so a no-change build pays nothing for it.
       progress.log(await planSummaryLine(stack).catch((e: Error) => `plan: ${e.message}`));
       progress.step('stack', "building every layer's roots");
-      await buildStackRoots(stack.dir, todo);
+      await buildStackRoots(stack.dir, pending);
     }
     const all = await queryClosure([...new Set(roots.flat())], 'stack');
     const byPath = new Map(all.map((p) => [p.path, p]));
@@ -66,9 +66,9 @@ async function resolveStack(
 export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions, keep: LayerRecord[] = []): Promise<StackBuildResult> {
   const records: LayerRecord[] = [...keep];
   const streamed: string[] = [];
-  const todo = stack.layers.slice(keep.length);
-  const resolved = await resolveStack(stack, todo, opts.progress);
-  for (const [i, layer] of todo.entries()) {
+  const pending = stack.layers.slice(keep.length);
+  const resolved = await resolveStack(stack, pending, opts.progress);
+  for (const [i, layer] of pending.entries()) {
     const r = await buildLayer(stack, layer, records, opts, resolved?.layers[i]);
     records.push(r.record);
     if (r.streamed) streamed.push(layer.name);
