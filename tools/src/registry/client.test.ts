@@ -3,11 +3,11 @@
 // bearer tokens that expire by `expires_in`.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { closeLoopbackServers, listenLoopback, readBody } from '../../../test/helpers/loopback-http.ts';
 import { RegistryClient } from './client.ts';
 import { RegistryHttp } from './http.ts';
 import { parseImageRef } from './reference.ts';
@@ -31,12 +31,6 @@ async function startFake(): Promise<Fake> {
   let patches = 0;
   let ids = 0;
   const fake = { log: [], tokensIssued: 0, blobs: new Map(), onPatch: () => undefined, tokenSeconds: 3600, valid: new Set<string>() } as unknown as Fake;
-  const body = (req: IncomingMessage) =>
-    new Promise<Buffer>((resolve) => {
-      const parts: Buffer[] = [];
-      req.on('data', (b: Buffer) => parts.push(b));
-      req.on('end', () => resolve(Buffer.concat(parts)));
-    });
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url!, `http://127.0.0.1:${fake.port}`);
     if (url.pathname === '/token') {
@@ -49,7 +43,7 @@ async function startFake(): Promise<Fake> {
     const auth = req.headers.authorization?.replace(/^Bearer /, '');
     if (!auth || !fake.valid.has(auth)) {
       fake.log.push(`401 ${req.method}`);
-      await body(req);
+      await readBody(req);
       res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${fake.port}/token",service="fake"` }).end();
       return;
     }
@@ -70,12 +64,12 @@ async function startFake(): Promise<Fake> {
       const fault = fake.onPatch(patches++);
       const range = req.headers['content-range'];
       fake.log.push(`PATCH ${range}${fault ? ` ${fault}` : ''}`);
-      if (fault === '416') return void body(req).then(() => res.writeHead(416, status()).end());
+      if (fault === '416') return void readBody(req).then(() => res.writeHead(416, status()).end());
       if (fault === '401') {
         fake.valid.clear(); // the token expired on the registry's side
-        return void body(req).then(() => res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${fake.port}/token",service="fake"` }).end());
+        return void readBody(req).then(() => res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${fake.port}/token",service="fake"` }).end());
       }
-      if (Number(range!.split('-')[0]) !== have.length) return void body(req).then(() => res.writeHead(416, status()).end());
+      if (Number(range!.split('-')[0]) !== have.length) return void readBody(req).then(() => res.writeHead(416, status()).end());
       const got: Buffer[] = [];
       let n = 0;
       req.on('data', (b: Buffer) => {
@@ -92,7 +86,7 @@ async function startFake(): Promise<Fake> {
         res.writeHead(202, { location: `/upload/${id}`, range: `0-${have.length + n - 1}` }).end();
       });
     } else if (req.method === 'PUT' && id) {
-      const all = Buffer.concat([have, await body(req)]);
+      const all = Buffer.concat([have, await readBody(req)]);
       const digest = url.searchParams.get('digest')!;
       fake.log.push('PUT');
       if (`sha256:${createHash('sha256').update(all).digest('hex')}` !== digest) return void res.writeHead(400).end();
@@ -100,20 +94,14 @@ async function startFake(): Promise<Fake> {
       res.writeHead(201, { 'docker-content-digest': digest }).end();
     } else res.writeHead(404).end();
   };
-  fake.server = createServer((req, res) => void handle(req, res));
-  await new Promise<void>((r) => fake.server.listen(0, '127.0.0.1', r));
-  fake.port = (fake.server.address() as AddressInfo).port;
+  ({ server: fake.server, port: fake.port } = await listenLoopback(handle));
   return fake;
 }
 
-const fakes: Fake[] = [];
-afterEach(async () => {
-  for (const f of fakes.splice(0)) await new Promise((r) => f.server.close(r));
-});
+afterEach(closeLoopbackServers);
 
 async function setup(size = 4 << 20) {
   const fake = await startFake();
-  fakes.push(fake);
   const data = randomBytes(size);
   const file = join(mkdtempSync(join(tmpdir(), 'megapak-client-')), 'blob');
   writeFileSync(file, data);

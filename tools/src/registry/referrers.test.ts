@@ -2,9 +2,9 @@
 // referrers API (answers `OCI-Subject` on a manifest with a subject, serves
 // /v2/<name>/referrers/<digest>) or not (a plain v2 registry: the client keeps the tag).
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { closeLoopbackServers, listenLoopback, readBody } from '../../../test/helpers/loopback-http.ts';
 import { composeReferrer } from '../oci/referrer.ts';
 import { listReferrers, pushReferrers, referrersTag } from './referrers.ts';
 import { parseImageRef } from './reference.ts';
@@ -24,15 +24,9 @@ interface Fake {
 
 async function startFake(referrersApi: boolean): Promise<Fake> {
   const fake = { blobs: new Map(), manifests: new Map(), log: [] } as unknown as Fake;
-  const body = (req: IncomingMessage) =>
-    new Promise<Buffer>((resolve) => {
-      const parts: Buffer[] = [];
-      req.on('data', (b: Buffer) => parts.push(b));
-      req.on('end', () => resolve(Buffer.concat(parts)));
-    });
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url!, 'http://x');
-    const data = await body(req);
+    const data = await readBody(req);
     fake.log.push(`${req.method} ${url.pathname}`);
     let m: RegExpExecArray | null;
     if (url.pathname === '/v2/') return void res.writeHead(200).end();
@@ -67,16 +61,11 @@ async function startFake(referrersApi: boolean): Promise<Fake> {
     }
     res.writeHead(404).end();
   };
-  fake.server = createServer((req, res) => void handle(req, res));
-  await new Promise<void>((r) => fake.server.listen(0, '127.0.0.1', r));
-  fake.port = (fake.server.address() as AddressInfo).port;
+  ({ server: fake.server, port: fake.port } = await listenLoopback(handle));
   return fake;
 }
 
-const fakes: Fake[] = [];
-afterEach(async () => {
-  for (const f of fakes.splice(0)) await new Promise((r) => f.server.close(r));
-});
+afterEach(closeLoopbackServers);
 
 const subjectBytes = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}');
 const subject = { mediaType: MANIFEST, digest: sha(subjectBytes), size: subjectBytes.length };
@@ -93,7 +82,6 @@ const opts = { plainHttp: true, retries: 1, backoffMs: 10 };
 
 async function setup(api: boolean) {
   const fake = await startFake(api);
-  fakes.push(fake);
   return { fake, ref: parseImageRef(`127.0.0.1:${fake.port}/x:test`) };
 }
 
