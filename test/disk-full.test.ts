@@ -1,8 +1,9 @@
 // A full disk (a 40 MB tmpfs) at each write site, a read-only one and a folder without permission: one line naming the path
 // and the bytes needed and free, exit 1, no temp file left, the blob store and the layout
-// consistent; with room again, a re-run gives the clean build's digests.
+// consistent; with room again, a re-run gives the clean build's digests. And too few open
+// files (ulimit -n): one line saying which limit to raise.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { chown, mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -125,5 +126,34 @@ describe('a full or read-only disk at each write site', () => {
     await fs.remount('ro');
     const r = await megapak(['build', '--stack', await copyFixtureStack(), '--oci', join(await tempDir('full-oci'), 'oci')], { env: env({ MEGAPAK_CACHE_DIR: fs.dir }) });
     expectOneLine(r, new RegExp(`^megapak: layer-01: read-only file system: mkdir ${fs.dir}/blobs/sha256$`));
+  });
+});
+
+/** The newest modification time under `dir` (what tools/bin/megapak.js compares the bundle with). */
+function newestSource(dir: string): number {
+  return Math.max(...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newestSource(join(e.parentPath, e.name)) : statSync(join(e.parentPath, e.name)).mtimeMs)));
+}
+
+describe('too many open files', () => {
+  beforeAll(async () => {
+    // Only the bundled CLI starts under a low limit: through tsx, Node runs out of descriptors
+    // while loading modules, before megapak runs. setup.sh bundles; a source edited since needs it again.
+    const bundle = join(REPO, 'tools', 'dist', 'megapak.mjs');
+    if (existsSync(bundle) && statSync(bundle).mtimeMs >= newestSource(join(REPO, 'tools', 'src'))) return;
+    const r = await run('pnpm', ['-s', '-F', '@megapak/tools', 'bundle'], { cwd: REPO });
+    if (r.code !== 0) throw new Error(`bundle: ${r.stderr}`);
+  });
+
+  it('ulimit -n 24: one line naming the limit and the call that hit it, exit 1, no blob, record or layout left', async () => {
+    const stack = await copyFixtureStack();
+    const cache = await tempDir('emfile-cache');
+    const oci = join(await tempDir('emfile-oci'), 'oci');
+    const cli = [process.execPath, join(REPO, 'tools/bin/megapak.js'), 'build', '--stack', stack, '--oci', oci].map((a) => `'${a}'`).join(' ');
+    const r = await run('sh', ['-c', `ulimit -n 24 && exec ${cli}`], { env: env({ MEGAPAK_CACHE_DIR: cache }) });
+    // Where the limit bites depends on the descriptors Node holds (a spawn, a worker thread, an open): any of them is this line.
+    expectOneLine(r, /^megapak: (layer-\d\d: )?too many open files \(EMFILE; raise the limit: ulimit -n\): (spawn \S+|starting a worker thread|open \/\S+)$/);
+    expect((await files(join(stack, 'layers'))).filter((f) => f.includes('/dist/'))).toEqual([]);
+    expect(await files(cache)).toEqual([]);
+    expect(existsSync(oci)).toBe(false);
   });
 });

@@ -21,6 +21,9 @@ describe('ioErrorLine', () => {
     expect(ioErrorLine(Object.assign(errno('EROFS', 'copyfile', '/src'), { dest: '/ro/dest' }))).toBe('read-only file system: copyfile /ro/dest');
     expect(ioErrorLine(errno('EACCES', 'open', '/x/y'))).toBe('permission denied: open /x/y');
     expect(ioErrorLine(errno('EMFILE', 'spawn nix-build', 'nix-build'))).toBe('too many open files (EMFILE; raise the limit: ulimit -n): spawn nix-build');
+    expect(ioErrorLine(Object.assign(new Error('Worker initialization failure: EMFILE'), { code: 'ERR_WORKER_INIT_FAILED' }))).toBe(
+      'too many open files (EMFILE; raise the limit: ulimit -n): starting a worker thread',
+    );
     expect(ioErrorLine(errno('ENOENT', 'open', '/x'))).toBeUndefined();
     expect(ioErrorLine(new Error('boom'))).toBeUndefined();
   });

@@ -49,6 +49,10 @@ function freeBytes(path: string): number | undefined {
 
 /** One line for an I/O error, or undefined when `err` is not one. */
 export function ioErrorLine(err: unknown): string | undefined {
+  // A worker thread (gzip, hashing) that could not start carries the errno only in its message.
+  const e = err as Error & { code?: string };
+  const workerErrno = e?.code === 'ERR_WORKER_INIT_FAILED' ? /\b(E[A-Z]+)\b/.exec(e.message ?? '')?.[1] : undefined;
+  if (workerErrno && workerErrno in WHAT) return `${WHAT[workerErrno]}: starting a worker thread`;
   if (!isIoError(err)) return undefined;
   // copyfile, link, rename: the destination is where the room or the permission was lacking.
   const path = err.megapakPath ?? err.dest ?? err.path;
