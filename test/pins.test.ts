@@ -1,12 +1,13 @@
 // `pnpm pins update` against a git repository and files served on 127.0.0.1, and
 // `pnpm pins update NAME --from-git DIR` against local repositories, checked against the hash
 // Nix's own git fetcher computes for the same commit.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, run } from './helpers/cli.ts';
 import { tempDir } from './helpers/fixture.ts';
 import { startStaticServer } from './helpers/servers.ts';
+import { mountTmpfs } from './helpers/tmpfs.ts';
 
 const sh = async (cmd: string, cwd?: string) => {
   const r = await run('bash', ['-c', cmd], { cwd });
@@ -109,6 +110,23 @@ describe('pnpm pins update', () => {
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(new RegExp(`^pins: pin 'torch': \\S+ now has sha256-\\S+, but the pin records ${before.hash.replace(/[+/]/g, '\\$&')}: the file changed`));
     expect(JSON.parse(await readFile(pinsFile, 'utf8')).pins.torch).toEqual(before);
+  });
+
+  it('pins.json on a full disk: one line naming the file, exit 1, the old file intact, no temp file', async () => {
+    const fs = await mountTmpfs('1M');
+    try {
+      const file = join(fs.dir, 'pins.json');
+      const old = JSON.stringify({ pins: { wheel: { type: 'url', url: `${server.url}/demo-1.0-py3-none-any.whl`, hash: null } } });
+      await writeFile(file, old);
+      await run('dd', ['if=/dev/zero', `of=${join(fs.dir, 'filler')}`, 'bs=64k']); // fills the tmpfs (dd exits 1)
+      const r = await pinsCli(['update', 'wheel', '--file', file]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr.trim()).toMatch(new RegExp(`^pins: no space left on device: write ${file} \\(0 B written, then removed, 0 B free there\\)$`));
+      expect(await readFile(file, 'utf8')).toBe(old);
+      expect((await readdir(fs.dir)).sort()).toEqual(['filler', 'pins.json']);
+    } finally {
+      await fs.unmount();
+    }
   });
 
   it('pnpm pins check names the pins without a hash, and passes once they have one', async () => {
