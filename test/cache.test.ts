@@ -1,6 +1,6 @@
 // megapak cache ls / gc on a real blob store, and gc racing a real build.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { BlobStore } from '../tools/src/layer/blob-store.ts';
 import type { CacheListing } from '../tools/src/cache/listing.ts';
 import { megapak, megapakOk, REPO } from './helpers/cli.ts';
 import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
+import { mountTmpfs } from './helpers/tmpfs.ts';
 
 const DAY = 86_400_000;
 const blobDir = (cache: string) => join(cache, 'blobs', 'sha256');
@@ -172,5 +173,23 @@ describe('megapak cache', () => {
     for (const r of records.filter((r) => !r.empty)) expect(existsSync(blobFile(own, r.digest!)), r.name).toBe(true);
     const img = await megapakOk(['image', '--stack', racing, '--oci', join(await tempDir('cache-oci'), 'oci')], { env: { MEGAPAK_CACHE_DIR: own } });
     expect(img.stderr).not.toContain('streaming');
+  });
+
+  it("gc removes the check records of files that are gone (layout copies on another file system), keeps the store blobs' own", async () => {
+    const own = await tempDir('cache-checks');
+    const s = await copyFixtureStack();
+    const fs = await mountTmpfs('64M');
+    // On another file system the layout's blobs are copies, each with a check record of its own.
+    await megapakOk(['build', '--stack', s, '--oci', join(fs.dir, 'oci')], { env: { MEGAPAK_CACHE_DIR: own } });
+    const stampOf = (file: string) => `${createHash('sha256').update(file).digest('hex').slice(0, 40)}.json`;
+    const storeStamps = [...(await storedBlobs(own)).keys()].map((d) => stampOf(blobFile(own, d))).sort();
+    const checks = join(own, 'checks');
+    const before = await readdir(checks);
+    expect(before.length).toBeGreaterThan(storeStamps.length);
+    await writeFile(join(checks, `${'0'.repeat(40)}.json`), JSON.stringify({ digest: 'sha256:x', size: '1', dev: '1', ino: '1', ctimeNs: '1' })); // names no file
+    await fs.unmount(); // the layout is gone
+    const r = await megapakOk(['cache', 'gc', '--all-unreferenced', '--stack', s], { env: { MEGAPAK_CACHE_DIR: own } });
+    expect(r.stdout).toContain(`; ${before.length - storeStamps.length + 1} check records of files gone`);
+    expect((await readdir(checks)).sort()).toEqual(storeStamps);
   });
 });

@@ -131,7 +131,9 @@ describe('a full or read-only disk at each write site', () => {
 
 /** The newest modification time under `dir` (what tools/bin/megapak.js compares the bundle with). */
 function newestSource(dir: string): number {
-  return Math.max(...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newestSource(join(e.parentPath, e.name)) : statSync(join(e.parentPath, e.name)).mtimeMs)));
+  return Math.max(
+    ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newestSource(join(e.parentPath, e.name)) : statSync(join(e.parentPath, e.name)).mtimeMs)),
+  );
 }
 
 describe('too many open files', () => {

@@ -12,6 +12,8 @@ export interface GcResult {
   reprieved: string[];
   tempsRemoved: number;
   indexRemoved: number;
+  /** Check records (`checks/`) of files that are gone: removed blobs, layout copies deleted since. */
+  checksRemoved: number;
 }
 
 /**
@@ -20,7 +22,8 @@ export interface GcResult {
  * If a build touched it since the scan (a cache hit marks the blob used), it goes back.
  */
 export async function applyGc(root: string, plan: GcPlan, index: IndexFile[], minAgeMs: number): Promise<GcResult> {
-  const result: GcResult = { removed: 0, removedBytes: 0, reprieved: [], tempsRemoved: 0, indexRemoved: 0 };
+  const result: GcResult = { removed: 0, removedBytes: 0, reprieved: [], tempsRemoved: 0, indexRemoved: 0, checksRemoved: 0 };
+  const checks = new BlobChecks(join(root, 'checks'));
   for (const b of plan.blobs) {
     if (!b.remove) continue;
     const aside = join(dirname(b.path), `.gc-${basename(b.path)}-${process.pid}`);
@@ -38,7 +41,7 @@ export async function applyGc(root: string, plan: GcPlan, index: IndexFile[], mi
       continue;
     }
     await rm(aside, { force: true });
-    await new BlobChecks(join(root, 'checks')).forget(b.path);
+    await checks.forget(b.path);
     result.removed++;
     result.removedBytes += b.size;
   }
@@ -55,5 +58,6 @@ export async function applyGc(root: string, plan: GcPlan, index: IndexFile[], mi
     await rm(e.path, { force: true });
     result.indexRemoved++;
   }
+  result.checksRemoved = await checks.prune(minAgeMs);
   return result;
 }

@@ -79,6 +79,7 @@ Safe beside a running build: a build touches every blob it reuses and writes new
 before recording them, so nothing used within --min-age (default 1h) is removed; a blob is
 moved aside and checked again before it is deleted, and a build that looks for it meanwhile
 makes it again. Temp files of blobs being written are removed only when idle for --min-age.
+Check records (checks/) of files that are gone, such as deleted layout copies, are removed too.
 Blobs that other stacks sharing this cache need count only if those stacks are given too.`,
     )
     .action(async (o: { keepLast?: number; allUnreferenced?: boolean; minAge: number; dryRun?: boolean; stack: string[] }) => {
@@ -100,7 +101,8 @@ Blobs that other stacks sharing this cache need count only if those stacks are g
       const r = await applyGc(root, plan, scan.index, o.minAge);
       console.log(
         `removed ${r.removed} blobs, ${formatBytes(r.removedBytes)}, and ${r.tempsRemoved} temp files; ${keptLine}` +
-          (r.reprieved.length ? `; ${r.reprieved.length} put back (a build used them meanwhile)` : ''),
+          (r.reprieved.length ? `; ${r.reprieved.length} put back (a build used them meanwhile)` : '') +
+          (r.checksRemoved ? `; ${r.checksRemoved} check records of files gone` : ''),
       );
     });
 

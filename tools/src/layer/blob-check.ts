@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile, rename } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rm, stat, writeFile, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 /** sha256 of a file's bytes, streamed. */
@@ -12,6 +12,8 @@ export async function hashFile(file: string): Promise<string> {
 
 /** What a file looked like when its bytes were last known to hash to `digest`. */
 interface Stamp {
+  /** The file stamped (absolute): `cache gc` drops the stamps of files that are gone. */
+  file?: string;
   digest: string;
   size: string;
   dev: string;
@@ -54,12 +56,43 @@ export class BlobChecks {
     await mkdir(this.dir, { recursive: true });
     // Temp + rename: a reader never sees half a stamp (it would only cost a re-hash).
     const tmp = `${p}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ digest, ...st }));
+    await writeFile(tmp, JSON.stringify({ file: resolve(file), digest, ...st } satisfies Stamp));
     await rename(tmp, p);
   }
 
   async forget(file: string): Promise<void> {
     await rm(this.stampPath(file), { force: true });
+  }
+
+  /**
+   * Remove the stamps of files that are gone: layout copies on other file systems leave one
+   * each, which nothing else removes. A stamp from before stamps named their file is removed
+   * too (it costs one re-hash of its file), and a temp stamp left by a killed process once
+   * older than `minAgeMs`. Losing a stamp is never wrong, only a re-hash. Returns how many went.
+   */
+  async prune(minAgeMs: number): Promise<number> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    let removed = 0;
+    for (const name of names) {
+      const p = join(this.dir, name);
+      let gone: boolean;
+      if (name.endsWith('.tmp'))
+        gone = await stat(p).then(
+          (st) => Date.now() - st.mtimeMs >= minAgeMs,
+          () => false,
+        );
+      else if (name.endsWith('.json')) {
+        const stamp = await readFile(p, 'utf8').then(
+          (t) => JSON.parse(t) as Stamp,
+          () => undefined,
+        );
+        gone = !!stamp && (!stamp.file || !existsSync(stamp.file));
+      } else continue;
+      if (!gone) continue;
+      await rm(p, { force: true });
+      removed++;
+    }
+    return removed;
   }
 
   /** The stat check alone: true when the file is unchanged since it was stamped as `digest`. */
