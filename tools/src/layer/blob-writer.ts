@@ -78,8 +78,12 @@ export async function writeBlob(file: string, compression: Compression, produce:
   // Surface a failure of the pipeline while we are still producing, not only at the end: a
   // write into a pipeline that failed downstream (a full disk) may never call back.
   let failure: unknown;
+  // Once we destroy the input ourselves, the pipeline's "Premature close" is a consequence, never the cause.
+  let destroyedHere = false;
   const failed = new Promise<never>((_, reject) => done.catch(reject));
-  failed.catch((e) => (failure = e));
+  failed.catch((e) => {
+    if (!destroyedHere) failure ??= e;
+  });
   try {
     await produce({
       async write(chunk) {
@@ -93,6 +97,7 @@ export async function writeBlob(file: string, compression: Compression, produce:
     input.end();
     await done;
   } catch (err) {
+    destroyedHere = true;
     input.destroy();
     for (const c of cleanup) c();
     await done.catch(() => {});
