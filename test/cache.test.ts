@@ -186,7 +186,10 @@ describe('megapak cache', () => {
     const checks = join(own, 'checks');
     const before = await readdir(checks);
     expect(before.length).toBeGreaterThan(storeStamps.length);
-    await writeFile(join(checks, `${'0'.repeat(40)}.json`), JSON.stringify({ digest: 'sha256:x', size: '1', dev: '1', ino: '1', ctimeNs: '1' })); // names no file
+    // Stamps from before stamps named their file: one of a store blob is kept, any other goes.
+    const oldStamp = { digest: 'sha256:x', size: '1', dev: '1', ino: '1', ctimeNs: '1' };
+    await writeFile(join(checks, `${'0'.repeat(40)}.json`), JSON.stringify(oldStamp));
+    await writeFile(join(checks, storeStamps[0]!), JSON.stringify(oldStamp));
     await fs.unmount(); // the layout is gone
     const r = await megapakOk(['cache', 'gc', '--all-unreferenced', '--stack', s], { env: { MEGAPAK_CACHE_DIR: own } });
     expect(r.stdout).toContain(`; ${before.length - storeStamps.length + 1} check records of files gone`);

@@ -58,6 +58,9 @@ export async function applyGc(root: string, plan: GcPlan, index: IndexFile[], mi
     await rm(e.path, { force: true });
     result.indexRemoved++;
   }
-  result.checksRemoved = await checks.prune(minAgeMs);
+  result.checksRemoved = await checks.prune(
+    minAgeMs,
+    plan.blobs.map((b) => b.path),
+  );
   return result;
 }

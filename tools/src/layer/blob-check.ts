@@ -67,11 +67,13 @@ export class BlobChecks {
   /**
    * Remove the stamps of files that are gone: layout copies on other file systems leave one
    * each, which nothing else removes. A stamp from before stamps named their file is removed
-   * too (it costs one re-hash of its file), and a temp stamp left by a killed process once
-   * older than `minAgeMs`. Losing a stamp is never wrong, only a re-hash. Returns how many went.
+   * too unless it is one of `known` files' (the store's blobs; any other costs one re-hash of
+   * its file), and a temp stamp left by a killed process once older than `minAgeMs`. Losing a
+   * stamp is never wrong, only a re-hash. Returns how many went.
    */
-  async prune(minAgeMs: number): Promise<number> {
+  async prune(minAgeMs: number, known: string[] = []): Promise<number> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
+    const knownStamps = new Set(known.map((f) => this.stampPath(f)));
     let removed = 0;
     for (const name of names) {
       const p = join(this.dir, name);
@@ -86,7 +88,7 @@ export class BlobChecks {
           (t) => JSON.parse(t) as Stamp,
           () => undefined,
         );
-        gone = !!stamp && (!stamp.file || !existsSync(stamp.file));
+        gone = !!stamp && (stamp.file ? !existsSync(stamp.file) : !knownStamps.has(p));
       } else continue;
       if (!gone) continue;
       await rm(p, { force: true });
