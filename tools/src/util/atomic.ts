@@ -69,7 +69,7 @@ const bytesOf = (p: string) => readFile(p).catch(() => undefined);
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   if ((await bytesOf(target))?.equals(bytes)) return;
-  await withTempFile(target, (tmp) => writeFile(tmp, bytes));
+  await withTempFile(target, (tmp) => writeFile(tmp, bytes), undefined, bytes.length);
 }
 
 export async function writeJsonAtomic(target: string, value: unknown): Promise<void> {
