@@ -101,7 +101,9 @@ describe('a full or read-only disk at each write site', () => {
     const r = await megapak(['build', '--stack', join(fs.dir, 'stack'), '--oci', join(await tempDir('full-oci'), 'oci')], { env: env({ MEGAPAK_CACHE_DIR: cache }) });
     expectOneLine(
       r,
-      new RegExp(`^megapak: layer-01: no space left on device: write ${fs.dir}/stack/layers/01-base/dist/layer\\.json \\(needs about \\d[^,]*, 0 B written, then removed, 0 B free there\\)$`),
+      new RegExp(
+        `^megapak: layer-01: no space left on device: write ${fs.dir}/stack/layers/01-base/dist/layer\\.json \\(needs about \\d[^,]*, 0 B written, then removed, 0 B free there\\)$`,
+      ),
     );
     expect((await files(join(fs.dir, 'stack', 'layers'))).filter((f) => f.includes('/dist/'))).toEqual([]);
     await run('rm', [join(fs.dir, 'filler')]);
