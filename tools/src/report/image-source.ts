@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
+import { sha256Digest } from '../oci/image.ts';
 import { RegistryReader } from '../registry/pull.ts';
 import { parseImageRef } from '../registry/reference.ts';
 import type { Credentials } from '../registry/credentials.ts';
@@ -153,7 +153,7 @@ async function dockerArchive(file: string): Promise<ImageSource> {
     entryOf.set(diffId, e);
     return { digest: diffId, size: e.size, diffId, mediaType: 'application/vnd.oci.image.layer.v1.tar', layer: names[i]! };
   });
-  const configDigest = `sha256:${createHash('sha256').update(configBytes).digest('hex')}`;
+  const configDigest = sha256Digest(configBytes);
   return {
     what: file,
     config: { digest: configDigest, size: configBytes.length },
