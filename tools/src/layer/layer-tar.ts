@@ -79,6 +79,9 @@ async function copyFile(abs: string, size: number, batch: Batcher): Promise<void
   await batch.push(ZEROS.subarray(0, padding(size)));
 }
 
+/** Tar name of a store path's top entry, e.g. `nix/store/…-torch`. */
+export const tarNameOf = (storeDir: string, path: string) => `${storeDir.replace(/^\/+/, '')}/${path.slice(storeDir.length + 1)}`;
+
 /** One part of a split layer: the entries from `start` (a tar name) up to `end` (the next part's start; none: to the layer's end). */
 export interface PartRange {
   start: string;
@@ -154,11 +157,10 @@ function inRange(entries: WalkEntry[], root: string, range: PartRange): WalkEntr
 export async function writeLayerTar(storeDir: string, paths: string[], sink: ByteSink, onBytes: (n: number) => void = () => {}, fsRoot = '', range?: PartRange): Promise<void> {
   const batch = new Batcher(sink);
   for (const e of storeDirEntries(storeDir)) await batch.push(encodeHeader(e));
-  const prefix = storeDir.replace(/^\/+/, '');
   for (const p of paths) {
     if (!p.startsWith(`${storeDir}/`) || p.slice(storeDir.length + 1).includes('/'))
       throw new MegapakError(`refusing to put ${p} in a layer: only top-level paths of ${storeDir} may enter a tar`);
-    const root = `${prefix}/${p.slice(storeDir.length + 1)}`;
+    const root = tarNameOf(storeDir, p);
     const entries = range?.walked?.get(p) ?? walkStorePath(fsRoot + p, root);
     for (const e of range ? inRange(entries, root, range) : entries) {
       await batch.push(encodeHeader(e));

@@ -1,6 +1,6 @@
 import type { PartUnit } from '../plan/parts.ts';
 import { BLOCK, END_OF_ARCHIVE, encodeHeader, padding } from './tar-header.ts';
-import { parentsOf, storeDirEntries } from './layer-tar.ts';
+import { parentsOf, storeDirEntries, tarNameOf } from './layer-tar.ts';
 import { walkStorePath, type WalkEntry } from './store-walk.ts';
 
 const plain = (s: string) => s.length < 100 && /^[\x20-\x7e]*$/.test(s);
@@ -9,9 +9,6 @@ const entryBytes = (e: WalkEntry) => (plain(e.name) && plain(e.linkname ?? '') &
 
 /** Bytes every part's tar holds besides its own entries: the store directory's entries and the end-of-archive blocks. */
 export const partFixedBytes = (storeDir: string) => storeDirEntries(storeDir).reduce((s, e) => s + encodeHeader(e).length, END_OF_ARCHIVE.length);
-
-/** Tar name of a store path's top entry, e.g. `nix/store/…-torch`. */
-export const tarNameOf = (storeDir: string, path: string) => `${storeDir.replace(/^\/+/, '')}/${path.slice(storeDir.length + 1)}`;
 
 /**
  * The units the part planner places (plan/parts.ts), read from the store in tar order: each

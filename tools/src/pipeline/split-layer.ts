@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import { partContentKey } from '../layer/content-key.ts';
-import { partUnits, partFixedBytes, tarNameOf } from '../layer/part-units.ts';
+import { tarNameOf } from '../layer/layer-tar.ts';
+import { partUnits, partFixedBytes } from '../layer/part-units.ts';
 import type { WalkEntry } from '../layer/store-walk.ts';
 import type { Compression } from '../model/compression.ts';
 import { blobLabel, isSplit, type LayerPart, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
