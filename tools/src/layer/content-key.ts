@@ -19,8 +19,13 @@ export const BLOB_FORMAT = 'megapak-blobs-v2';
 
 /** Identifies the layer's content: same store paths with the same NAR hashes, same tar, same blob format. */
 export function contentKey(delta: Pick<StorePathInfo, 'path' | 'narHash'>[]): string {
-  const h = createHash('sha256').update(`${TAR_FORMAT}\n${BLOB_FORMAT}\n`);
-  for (const p of [...delta].sort((a, b) => byteOrder(a.path, b.path))) h.update(`${p.path} ${p.narHash}\n`);
+  return keyOf('', delta);
+}
+
+/** The formats, then `extra`, then every store path with its NAR hash in byte order. */
+function keyOf(extra: string, paths: Pick<StorePathInfo, 'path' | 'narHash'>[]): string {
+  const h = createHash('sha256').update(`${TAR_FORMAT}\n${BLOB_FORMAT}\n${extra}`);
+  for (const p of [...paths].sort((a, b) => byteOrder(a.path, b.path))) h.update(`${p.path} ${p.narHash}\n`);
   return `sha256:${h.digest('hex')}`;
 }
 
@@ -30,7 +35,5 @@ export function contentKey(delta: Pick<StorePathInfo, 'path' | 'narHash'>[]): st
  * part's blob in the blob store, as it was.
  */
 export function partContentKey(paths: Pick<StorePathInfo, 'path' | 'narHash'>[], start: string, endInside: string | undefined): string {
-  const h = createHash('sha256').update(`${TAR_FORMAT}\n${BLOB_FORMAT}\npart ${start}\n${endInside ?? ''}\n`);
-  for (const p of [...paths].sort((a, b) => byteOrder(a.path, b.path))) h.update(`${p.path} ${p.narHash}\n`);
-  return `sha256:${h.digest('hex')}`;
+  return keyOf(`part ${start}\n${endInside ?? ''}\n`, paths);
 }
