@@ -7,7 +7,8 @@ import type { BlobChecks } from '../layer/blob-check.ts';
 import { readJsonFile } from '../util/json-file.ts';
 import { INDEX_MEDIA_TYPE, type Descriptor, type ImageParts } from './image.ts';
 
-const hex = (d: string) => d.replace(/^sha256:/, '');
+/** Where an OCI image layout at `dir` keeps the blob `digest`. */
+export const layoutBlobPath = (dir: string, digest: string) => join(dir, 'blobs', 'sha256', digest.replace(/^sha256:/, ''));
 
 /**
  * Layouts share bytes with the blob store by hard link (free on one file system; a copy on
@@ -52,15 +53,14 @@ const indexSchema = z.object({
  * existing layout are kept; one with the same tag is replaced.
  */
 export async function writeOciLayout(dir: string, image: ImageParts, blobPathOf: (digest: string) => string, checks?: BlobChecks): Promise<void> {
-  const blobs = join(dir, 'blobs', 'sha256');
-  await makeDir(blobs);
+  await makeDir(join(dir, 'blobs', 'sha256'));
   for (const { descriptor } of image.layers) {
-    const dest = join(blobs, hex(descriptor.digest));
+    const dest = layoutBlobPath(dir, descriptor.digest);
     const src = blobPathOf(descriptor.digest);
     if (!(await layoutBlobIntact(dest, src, descriptor.digest, descriptor.size, checks))) await placeBlob(src, dest, descriptor.digest, descriptor.size, checks);
   }
-  await writeFileAtomic(join(blobs, hex(image.configDescriptor.digest)), image.config);
-  await writeFileAtomic(join(blobs, hex(image.manifestDescriptor.digest)), image.manifest);
+  await writeFileAtomic(layoutBlobPath(dir, image.configDescriptor.digest), image.config);
+  await writeFileAtomic(layoutBlobPath(dir, image.manifestDescriptor.digest), image.manifest);
   await writeJsonAtomic(join(dir, 'oci-layout'), { imageLayoutVersion: '1.0.0' });
   const indexPath = join(dir, 'index.json');
   let manifests: Descriptor[] = [];

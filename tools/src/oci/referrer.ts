@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
 import { readJsonFile } from '../util/json-file.ts';
 import { INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, sha256Digest, type Descriptor } from './image.ts';
+import { layoutBlobPath } from './oci-layout.ts';
 
 /** The image spec's empty descriptor content, the config of an artifact that has none. */
 export const EMPTY_MEDIA_TYPE = 'application/vnd.oci.empty.v1+json';
@@ -73,7 +74,7 @@ const subjectSchema = z.object({ subject: z.object({ digest: z.string() }).optio
  * described was replaced by a rebuild) is dropped from the index.
  */
 export async function writeReferrersToLayout(dir: string, referrers: ReferrerParts[]): Promise<void> {
-  const blobPath = (d: string) => join(dir, 'blobs', 'sha256', d.replace(/^sha256:/, ''));
+  const blobPath = (d: string) => layoutBlobPath(dir, d);
   for (const r of referrers) {
     for (const b of r.blobs) await writeFileAtomic(blobPath(b.descriptor.digest), b.data);
     await writeFileAtomic(blobPath(r.descriptor.digest), r.manifest);

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { sha256Digest } from '../oci/image.ts';
+import { layoutBlobPath } from '../oci/oci-layout.ts';
 import { RegistryReader } from '../registry/pull.ts';
 import { parseImageRef } from '../registry/reference.ts';
 import type { Credentials } from '../registry/credentials.ts';
@@ -82,7 +83,7 @@ async function ociLayout(dir: string, tag: string | undefined): Promise<ImageSou
   const images = index.manifests.filter((m) => !m.artifactType);
   const pick = tag ? images.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag) : images[images.length - 1];
   if (!pick) throw new UsageError(`${dir}: the OCI layout has no image${tag ? ` tagged ${tag}` : ''}`);
-  const blob = (d: string) => join(dir, 'blobs', 'sha256', d.replace(/^sha256:/, ''));
+  const blob = (d: string) => layoutBlobPath(dir, d);
   const m = await readJsonFile(blob(pick.digest), manifestSchema);
   const config = await readJsonFile(blob(m.config.digest), configSchema);
   return { what: dir, config: m.config, layers: layersOf(m, config), tar: async (l) => uncompressed(l.mediaType, createReadStream(blob(l.digest), { highWaterMark: 4 << 20 })) };
