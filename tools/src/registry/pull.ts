@@ -1,14 +1,10 @@
 import { Readable } from 'node:stream';
+import { INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE } from '../oci/image.ts';
 import { MegapakError } from '../util/errors.ts';
 import { RegistryHttp, responseError, type RegistryHttpOptions } from './http.ts';
 import { formatRef, type ImageRef } from './reference.ts';
 
-const MANIFEST_TYPES = [
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-];
+const MANIFEST_TYPES = [MANIFEST_MEDIA_TYPE, 'application/vnd.docker.distribution.manifest.v2+json', INDEX_MEDIA_TYPE, 'application/vnd.docker.distribution.manifest.list.v2+json'];
 
 interface IndexJson {
   manifests?: { digest: string; platform?: { os?: string; architecture?: string } }[];
