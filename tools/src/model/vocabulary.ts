@@ -87,6 +87,13 @@ export type BlobLayerRecord = Extract<LayerRecord, { empty: false }>;
 export type SplitLayerRecord = z.infer<typeof splitRecordSchema>;
 export const isSplit = (r: LayerRecord): r is SplitLayerRecord => 'parts' in r && Array.isArray(r.parts);
 
+/**
+ * Whether a record's cut into OCI layers is still the one `maxLayerSize` asks for: a split
+ * record split at that very limit, a whole one within it (or no limit), an empty one always.
+ */
+export const cutFits = (r: LayerRecord, maxLayerSize: number | undefined): boolean =>
+  isSplit(r) ? r.maxLayerSize === maxLayerSize : r.empty || maxLayerSize === undefined || r.diffSize <= maxLayerSize;
+
 /** One blob of a record: the whole layer's, or one part's (with its place among the parts). */
 export interface RecordBlob extends BlobDigests {
   contentKey: string;

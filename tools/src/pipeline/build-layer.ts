@@ -7,7 +7,7 @@ import { writeBlob } from '../layer/blob-writer.ts';
 import { contentKey } from '../layer/content-key.ts';
 import { writeLayerTar, type PartRange } from '../layer/layer-tar.ts';
 import { mediaTypeOf, type Compression } from '../model/compression.ts';
-import { isSplit, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
+import { cutFits, isSplit, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
 import type { LayerDef, Stack } from '../stack/stack.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { MegapakError } from '../util/errors.ts';
@@ -141,10 +141,7 @@ export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerReco
     let streamed = false;
     const same = previous && !previous.empty && previous.contentKey === key && previous.compression === opts.compression ? previous : undefined;
     // Registry first (push): the previous record stands, its blobs (or parts) made only if the registry lacks them.
-    const keep =
-      same && opts.registryFirst && (isSplit(same) ? same.maxLayerSize === layer.maxLayerSize : layer.maxLayerSize === undefined || same.diffSize <= layer.maxLayerSize)
-        ? same
-        : undefined;
+    const keep = same && opts.registryFirst && cutFits(same, layer.maxLayerSize) ? same : undefined;
     const split =
       layer.maxLayerSize !== undefined && delta.length > 0 && !keep
         ? await splitLayer({ name: layer.name, maxLayerSize: layer.maxLayerSize }, storeDir, delta, key, opts.compression, previous, opts)

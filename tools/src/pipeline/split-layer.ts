@@ -4,7 +4,7 @@ import { tarNameOf } from '../layer/layer-tar.ts';
 import { partUnits, partFixedBytes } from '../layer/part-units.ts';
 import type { WalkEntry } from '../layer/store-walk.ts';
 import type { Compression } from '../model/compression.ts';
-import { blobLabel, isSplit, type LayerPart, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
+import { blobLabel, cutFits, isSplit, type LayerPart, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
 import { planParts } from '../plan/parts.ts';
 import { MegapakError } from '../util/errors.ts';
 import { ensureBlob, type BlobMakingOptions } from './build-layer.ts';
@@ -37,10 +37,8 @@ function planLayer(
   walked: Map<string, WalkEntry[]>,
 ): PlannedPart[] | null {
   const narSize = delta.reduce((s, p) => s + p.narSize, 0);
-  if (previous && previous.contentKey === contentKey && !previous.empty) {
-    if (isSplit(previous) && previous.maxLayerSize === limit) return previous.parts.map((p) => ({ start: p.start, paths: p.paths }));
-    if (!isSplit(previous) && previous.diffSize <= limit) return null;
-  }
+  if (previous && previous.contentKey === contentKey && !previous.empty && cutFits(previous, limit))
+    return isSplit(previous) ? previous.parts.map((p) => ({ start: p.start, paths: p.paths })) : null;
   const fixed = partFixedBytes(storeDir);
   if (narSize * TAR_PER_NAR + fixed <= limit) return null;
   const plan = planParts(

@@ -1,6 +1,6 @@
 import { evalStack, type RootMeta } from '../nix/nix.ts';
 import type { Compression } from '../model/compression.ts';
-import { isSplit, type LayerRecord } from '../model/vocabulary.ts';
+import { cutFits, type LayerRecord } from '../model/vocabulary.ts';
 import type { LayerDef, Stack } from '../stack/stack.ts';
 import { readRecord } from './layer-record.ts';
 
@@ -24,7 +24,7 @@ function whyStale(layer: LayerDef, r: LayerRecord | undefined, roots: string[], 
   if (compression && r.compression !== compression) return `built with ${r.compression}, not ${compression}`;
   if (r.version !== layer.version) return `version ${r.version} recorded, ${layer.version} in package.json`;
   if (!sameList(r.roots, roots)) return 'roots changed: layer.nix or nix/';
-  if (isSplit(r) ? r.maxLayerSize !== layer.maxLayerSize : !r.empty && layer.maxLayerSize !== undefined && r.diffSize > layer.maxLayerSize) return 'maxLayerSize changed';
+  if (!cutFits(r, layer.maxLayerSize)) return 'maxLayerSize changed';
   return undefined;
 }
 
