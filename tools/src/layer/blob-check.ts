@@ -101,6 +101,11 @@ export class BlobChecks {
   async unchanged(file: string, digest: string, size?: number): Promise<boolean> {
     const st = await BlobChecks.statOf(file);
     if (!st || (size !== undefined && st.size !== String(size))) return false;
+    return this.matchesStamp(file, digest, st);
+  }
+
+  /** Whether `file`'s stamp says `digest` for the file as `st` found it. */
+  private async matchesStamp(file: string, digest: string, st: Omit<Stamp, 'digest'>): Promise<boolean> {
     const stamp = await readFile(this.stampPath(file), 'utf8').then(
       (t) => JSON.parse(t) as Stamp,
       () => undefined,
@@ -113,7 +118,8 @@ export class BlobChecks {
     const st = await BlobChecks.statOf(file);
     if (!st) return { state: 'absent' };
     if (size !== undefined && st.size !== String(size)) return { state: 'damaged', actual: `${st.size} bytes, not ${size}` };
-    if (!full && (await this.unchanged(file, digest, size))) return { state: 'ok' };
+    // The stat just taken serves the stamp comparison too (this runs on every blob-store hit).
+    if (!full && (await this.matchesStamp(file, digest, st))) return { state: 'ok' };
     const actual = await hashFile(file).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined;
       throw err;
