@@ -1,7 +1,6 @@
 import { MegapakError } from '../util/errors.ts';
 import { execCapture } from '../util/exec.ts';
-
-const NIX = ['--extra-experimental-features', 'nix-command'];
+import { NIX_COMMAND as NIX } from './nix.ts';
 
 /** What the planner needs of a derivation. */
 export interface DerivationInfo {

@@ -8,6 +8,9 @@ import { parsePathInfoJson, storeDirOf, type StorePathInfo } from './path-info.t
 // that a wrong layer.nix fails with a message that names the layer rather than a Nix type
 // error. One prelude for every expression below: `megapak build` asks Nix once for the whole
 // stack instead of once per layer (twelve evaluations of the same package set).
+/** What the `nix` command (not nix-build, nix-store) needs on Nix 2.8 and later. */
+export const NIX_COMMAND = ['--extra-experimental-features', 'nix-command'];
+
 const PRELUDE = `
 { stackDir, layersJson ? "[]" }:
 let
@@ -124,7 +127,7 @@ export async function evalStack(stackDir: string, layers: LayerFile[], o: { inst
 /** The closure of `paths` with narHash, narSize and references of every member. */
 export async function queryClosure(paths: string[], what: string): Promise<StorePathInfo[]> {
   if (paths.length === 0) return [];
-  const r = await execCapture('nix', ['--extra-experimental-features', 'nix-command', 'path-info', '--json', '--recursive', ...paths]);
+  const r = await execCapture('nix', [...NIX_COMMAND, 'path-info', '--json', '--recursive', ...paths]);
   if (r.code !== 0) throw new MegapakError(`${what}: nix path-info failed:\n${tail(r.stderr)}`);
   return parsePathInfoJson(r.stdout, storeDirOf(paths[0]!));
 }

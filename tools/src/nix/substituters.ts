@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { execCapture } from '../util/exec.ts';
-
-const NIX = ['--extra-experimental-features', 'nix-command'];
+import { NIX_COMMAND as NIX } from './nix.ts';
 
 /** The binary caches Nix is configured with (`substituters`, extra ones merged), in order. */
 export async function configuredSubstituters(): Promise<string[]> {
