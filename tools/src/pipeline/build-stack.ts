@@ -36,7 +36,7 @@ async function resolveStack(
     const { roots, config, meta } = await evalStack(stack.dir, pending);
     if (roots.flat().some((p) => !existsSync(p))) {
       // Only here, so a no-change build pays nothing for it.
-      progress.log(await planSummaryLine(stack).catch((e: Error) => `plan: ${e.message}`));
+      progress.log(await planSummaryLine(stack, pending).catch((e: Error) => `plan: ${e.message}`));
       progress.step('stack', "building every layer's roots");
       await buildStackRoots(stack.dir, pending);
     }

@@ -58,11 +58,11 @@ export async function planStack(stack: Stack, progress: Progress, top = 10): Pro
 }
 
 /**
- * The plan's one line for `megapak build`, from `nix-build --dry-run` of every root; only
- * called when a root is missing, so a no-change build never pays for it.
+ * The plan's one line for `megapak build`, from `nix-build --dry-run` of the roots of `layers`
+ * (the ones being built); only called when a root is missing, so a no-change build never pays for it.
  */
-export async function planSummaryLine(stack: Stack): Promise<string> {
-  const d = parseDryRun(await dryRunStackRoots(stack.dir, stack.layers));
+export async function planSummaryLine(stack: Stack, layers: Stack['layers']): Promise<string> {
+  const d = parseDryRun(await dryRunStackRoots(stack.dir, layers));
   const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
   return (
     `plan: ${n(d.build.length, 'derivation')} to build, ${n(d.fetch.length, 'path')} to fetch${d.download ? ` (${d.download} download)` : ''}` +
