@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { BlobChecks } from '../layer/blob-check.ts';
+import { BlobStore } from '../layer/blob-store.ts';
 import type { GcPlan } from './gc-plan.ts';
 import type { IndexFile } from './scan.ts';
 
@@ -23,7 +23,7 @@ export interface GcResult {
  */
 export async function applyGc(root: string, plan: GcPlan, index: IndexFile[], minAgeMs: number): Promise<GcResult> {
   const result: GcResult = { removed: 0, removedBytes: 0, reprieved: [], tempsRemoved: 0, indexRemoved: 0, checksRemoved: 0 };
-  const checks = new BlobChecks(join(root, 'checks'));
+  const { checks } = new BlobStore(root);
   for (const b of plan.blobs) {
     if (!b.remove) continue;
     const aside = join(dirname(b.path), `.gc-${basename(b.path)}-${process.pid}`);
