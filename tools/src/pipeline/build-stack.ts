@@ -80,19 +80,11 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions, keep
 }
 
 /**
- * Make a layer's blob again unless the blob store has it (a record restored from a remote
- * cache, say): its store paths are realised when absent (binary caches, else the layer's roots
- * built here) and the blob is checked against the recorded digest. A blob present but damaged is
- * evicted and made again. Returns the blob's file. For a split layer, every part (see
- * ensureRecordPart for one).
+ * Make one blob of a record (the whole layer's, or one part's) again unless the blob store has
+ * it (a record restored from a remote cache, say): its store paths are realised when absent
+ * (binary caches, else the layer's roots built here) and the blob is checked against the
+ * recorded digest. A blob present but damaged is evicted and made again. Returns the blob's file.
  */
-export async function ensureRecordBlob(stack: Stack, r: BlobLayerRecord, opts: BlobMakingOptions & { rehash?: boolean }): Promise<string> {
-  const files = [];
-  for (const b of recordBlobs(r)) files.push(await ensureRecordPart(stack, r, b, opts));
-  return files[0]!;
-}
-
-/** One blob of a record (the whole layer's, or one part's), checked and made again as ensureRecordBlob says. */
 export async function ensureRecordPart(stack: Stack, r: BlobLayerRecord, b: RecordBlob, opts: BlobMakingOptions & { rehash?: boolean }): Promise<string> {
   // The blob store's hand-out check (a full re-hash with `rehash`: a registry said the bytes are wrong).
   if (!(await opts.blobs.intact(b.digest, b.size, opts.rehash))) {
@@ -128,8 +120,8 @@ export async function imageSpecOf(stack: Stack, records: LayerRecord[], config?:
   return { meta, layers: records.flatMap(imageLayersOf) };
 }
 
-/** The image spec with every blob in the blob store (made again where missing; see ensureRecordBlob). */
+/** The image spec with every blob (every part of a split layer) in the blob store (made again where missing; see ensureRecordPart). */
 export async function assembleImage(stack: Stack, records: LayerRecord[], opts: BlobMakingOptions, config?: Record<string, unknown> | null): Promise<ImageSpec> {
-  for (const r of records) if (!r.empty) await ensureRecordBlob(stack, r, opts);
+  for (const r of records) if (!r.empty) for (const b of recordBlobs(r)) await ensureRecordPart(stack, r, b, opts);
   return imageSpecOf(stack, records, config);
 }
