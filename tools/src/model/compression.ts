@@ -26,16 +26,16 @@ export type Compressor =
 interface CompressionDef {
   mediaType: string;
   compressor: Compressor;
-  /** The uncompressed tar of a stored blob. */
-  decompress: (blobFile: string) => Readable;
+  /** The uncompressed tar of a blob's bytes (`what` names the blob in a failing program's message). */
+  decompress: (blob: Readable, what: string) => Readable;
 }
 
 /** Decompress through a program, failing (with the program's message) if it does. */
-function viaProgram(cmd: string, args: string[], blobFile: string): Readable {
+function viaProgram(cmd: string, args: string[], blob: Readable, what: string): Readable {
   return Readable.from(
     (async function* () {
-      const p = spawnPiped(cmd, args, { what: `${cmd} ${args.join(' ')} of ${blobFile}` });
-      const fed = pipeline(createReadStream(blobFile, { highWaterMark: 4 << 20 }), p.stdin).catch(() => {});
+      const p = spawnPiped(cmd, args, { what: `${cmd} ${args.join(' ')} of ${what}` });
+      const fed = pipeline(blob, p.stdin).catch(() => {});
       try {
         for await (const chunk of p.stdout!) yield chunk as Buffer;
       } finally {
@@ -52,17 +52,17 @@ export const COMPRESSION = {
   none: {
     mediaType: 'application/vnd.oci.image.layer.v1.tar',
     compressor: { kind: 'none' },
-    decompress: (f) => createReadStream(f, { highWaterMark: 4 << 20 }),
+    decompress: (b) => b,
   },
   gzip: {
     mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
     compressor: { kind: 'transform', make: (o) => new ParallelGzip({ workers: o.workers, level: 6 }) },
-    decompress: (f) => createReadStream(f, { highWaterMark: 4 << 20 }).pipe(createGunzip()),
+    decompress: (b) => b.pipe(createGunzip()),
   },
   zstd: {
     mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd',
     compressor: { kind: 'process', spawnInto: (fd) => spawnPiped('zstd', ['-3', '-T0', '-q', '-c', '--no-progress'], { stdout: fd, what: 'zstd' }) },
-    decompress: (f) => viaProgram('zstd', ['-d', '-c', '-q'], f),
+    decompress: (b, what) => viaProgram('zstd', ['-d', '-c', '-q'], b, what),
   },
 } as const satisfies Record<string, CompressionDef>;
 
@@ -71,6 +71,12 @@ export const COMPRESSIONS = Object.keys(COMPRESSION) as [Compression, ...Compres
 export const compressionSchema = z.enum(COMPRESSIONS);
 
 export const mediaTypeOf = (c: Compression): string => COMPRESSION[c].mediaType;
+
+/** A stored blob file's uncompressed tar. */
+export const decompressFile = (c: Compression, blobFile: string): Readable => COMPRESSION[c].decompress(createReadStream(blobFile, { highWaterMark: 4 << 20 }), blobFile);
+
+/** The compression a layer media type names, OCI's or Docker's (`…tar+gzip`, `…tar.gzip`). */
+export const compressionOfMediaType = (mediaType: string): Compression => (/zstd/.test(mediaType) ? 'zstd' : /gzip/.test(mediaType) ? 'gzip' : 'none');
 
 export function parseCompression(value: string): Compression {
   const parsed = compressionSchema.safeParse(value);

@@ -1,4 +1,4 @@
-import { COMPRESSION } from '../model/compression.ts';
+import { decompressFile } from '../model/compression.ts';
 import { END_OF_ARCHIVE, encodeHeader, padding } from '../layer/tar-header.ts';
 import { MegapakError } from '../util/errors.ts';
 import type { ByteSink } from '../util/write.ts';
@@ -27,7 +27,7 @@ export async function writeDockerArchive(image: ImageParts, blobPathOf: (digest:
     await sink.write(encodeHeader({ name: dir, type: 'dir', mode: 0o755, size: 0 }));
     await sink.write(encodeHeader({ name, type: 'file', mode: 0o644, size: blob.diffSize }));
     let written = 0;
-    for await (const chunk of COMPRESSION[blob.compression].decompress(blobPathOf(blob.digest))) {
+    for await (const chunk of decompressFile(blob.compression, blobPathOf(blob.digest))) {
       written += (chunk as Buffer).length;
       await sink.write(chunk as Buffer);
     }

@@ -1,17 +1,16 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { sha256Digest } from '../oci/image.ts';
 import { layoutBlobPath } from '../oci/oci-layout.ts';
+import { COMPRESSION, compressionOfMediaType } from '../model/compression.ts';
 import { RegistryReader } from '../registry/pull.ts';
 import { parseImageRef } from '../registry/reference.ts';
 import type { Credentials } from '../registry/credentials.ts';
 import { MegapakError, UsageError } from '../util/errors.ts';
-import { spawnPiped } from '../util/exec.ts';
 import { readJsonFile } from '../util/json-file.ts';
 import { z } from 'zod';
 
@@ -61,18 +60,7 @@ function layersOf(m: z.infer<typeof manifestSchema>, config: z.infer<typeof conf
 }
 
 /** The uncompressed tar of a layer blob, by its media type (OCI and Docker names alike). */
-export function uncompressed(mediaType: string, blob: Readable): Readable {
-  if (/zstd/.test(mediaType)) {
-    const z = spawnPiped('zstd', ['-d', '-c', '-q'], { what: 'zstd -d' });
-    pipeline(blob, z.stdin).catch(() => {});
-    const out = new PassThrough();
-    pipeline(z.stdout!, out).catch((e) => out.destroy(e));
-    z.exited.catch((e) => out.destroy(e));
-    return out;
-  }
-  if (/gzip/.test(mediaType)) return blob.pipe(createGunzip());
-  return blob;
-}
+const uncompressed = (l: SourceLayer, blob: Readable): Readable => COMPRESSION[compressionOfMediaType(l.mediaType)].decompress(blob, l.digest);
 
 async function ociLayout(dir: string, tag: string | undefined): Promise<ImageSource> {
   const index = await readJsonFile(
@@ -86,7 +74,7 @@ async function ociLayout(dir: string, tag: string | undefined): Promise<ImageSou
   const blob = (d: string) => layoutBlobPath(dir, d);
   const m = await readJsonFile(blob(pick.digest), manifestSchema);
   const config = await readJsonFile(blob(m.config.digest), configSchema);
-  return { what: dir, config: m.config, layers: layersOf(m, config), tar: async (l) => uncompressed(l.mediaType, createReadStream(blob(l.digest), { highWaterMark: 4 << 20 })) };
+  return { what: dir, config: m.config, layers: layersOf(m, config), tar: async (l) => uncompressed(l, createReadStream(blob(l.digest), { highWaterMark: 4 << 20 })) };
 }
 
 /**
@@ -175,7 +163,7 @@ async function registryImage(
   const { manifest } = await reader.manifest();
   const m = manifestSchema.parse(manifest);
   const config = configSchema.parse(await reader.blobJson(m.config.digest));
-  return { what: text, config: m.config, layers: layersOf(m, config), tar: async (l) => uncompressed(l.mediaType, await reader.blobStream(l.digest)) };
+  return { what: text, config: m.config, layers: layersOf(m, config), tar: async (l) => uncompressed(l, await reader.blobStream(l.digest)) };
 }
 
 /**
