@@ -15,7 +15,11 @@ export interface RecordCheck {
   meta: RootMeta[][];
 }
 
-const sameList = (a: string[], b: string[]) => a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+function sameList(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const sortedB = [...b].sort();
+  return [...a].sort().every((x, i) => x === sortedB[i]);
+}
 
 /** Why a layer's record does not describe its sources (undefined: it does). */
 function whyStale(layer: LayerDef, r: LayerRecord | undefined, roots: string[], compression?: Compression): string | undefined {
