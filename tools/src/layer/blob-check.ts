@@ -4,7 +4,7 @@ import { mkdir, readFile, readdir, rm, stat, writeFile, rename } from 'node:fs/p
 import { join, resolve } from 'node:path';
 
 /** sha256 of a file's bytes, streamed. */
-export async function hashFile(file: string): Promise<string> {
+async function hashFile(file: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) h.update(chunk as Buffer);
   return `sha256:${h.digest('hex')}`;
