@@ -5,9 +5,8 @@ import { evalRootsMeta, requireNixTools, type RootMeta } from '../nix/nix.ts';
 import { composeImage, type ImageParts } from '../oci/image.ts';
 import { composeReferrer, writeReferrersToLayout, type ReferrerParts } from '../oci/referrer.ts';
 import { imageSpecOf } from '../pipeline/build-stack.ts';
-import type { Credentials } from '../registry/credentials.ts';
 import { formatRef, type ImageRef } from '../registry/reference.ts';
-import { listReferrers, pushReferrers } from '../registry/referrers.ts';
+import { listReferrers, pushReferrers, type ReferrerPushOptions } from '../registry/referrers.ts';
 import type { Inventory } from '../sbom/inventory.ts';
 import { SBOM_FORMATS, SBOM_KINDS, type SbomFormat } from '../sbom/sbom.ts';
 import type { Stack } from '../stack/stack.ts';
@@ -57,13 +56,7 @@ export async function attachSbomToLayout(oci: string, stack: Stack, records: Lay
  * every store path (absent here) is not added beside an SBOM of the same format the image
  * already has in the registry. A failure is one warning: the image push stands.
  */
-export async function pushSbom(
-  ref: ImageRef,
-  stack: Stack,
-  records: LayerRecord[],
-  image: ImageParts,
-  opts: { plainHttp: boolean; credentials?: Credentials; retries: number; backoffMs: number; meta?: RootMeta[][] },
-): Promise<void> {
+export async function pushSbom(ref: ImageRef, stack: Stack, records: LayerRecord[], image: ImageParts, opts: ReferrerPushOptions & { meta?: RootMeta[][] }): Promise<void> {
   try {
     const inv = await imageInventory(stack, records, image, opts.meta);
     let referrers = await referrersOf(inv, image);

@@ -16,6 +16,8 @@ export interface ReferrerPushOptions {
   credentials?: Credentials;
   retries: number;
   backoffMs: number;
+  /** See RegistryHttpOptions.idleTimeoutMs (MEGAPAK_REGISTRY_IDLE_S, as for the image push). */
+  idleTimeoutMs?: number;
 }
 
 export interface ReferrerPushResult {
@@ -38,8 +40,8 @@ type ReferrersList = z.infer<typeof indexSchema>;
 
 /** The repository of `ref` through the distribution API, with the push scope. */
 function connect(ref: ImageRef, opts: ReferrerPushOptions): { http: RegistryHttp; client: RegistryClient; scopes: string[] } {
-  const { plainHttp, credentials, retries, backoffMs } = opts;
-  const http = new RegistryHttp({ registry: ref.registry, apiHost: ref.apiHost, plainHttp, credentials, retries, backoffMs });
+  const { plainHttp, credentials, retries, backoffMs, idleTimeoutMs } = opts;
+  const http = new RegistryHttp({ registry: ref.registry, apiHost: ref.apiHost, plainHttp, credentials, retries, backoffMs, idleTimeoutMs });
   return { http, client: new RegistryClient(ref, http), scopes: [`repository:${ref.repository}:pull,push`] };
 }
 
