@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import { BlobStore } from '../layer/blob-store.ts';
-import { COMPRESSIONS, ZSTD_PULLERS } from '../model/compression.ts';
+import { COMPRESSIONS, ZSTD_PULLERS, isZstd } from '../model/compression.ts';
 import { requireNixTools } from '../nix/nix.ts';
 import { composeImage } from '../oci/image.ts';
 import { dockerLoad, requireDockerDaemon } from '../oci/docker-load.ts';
@@ -216,7 +216,7 @@ that refuses them leaves the image pushed and prints one warning line with its a
       const { records, config, meta } = await builtRecords(env.stack, { ...env, compression, registryFirst: true, noBuild: !o.build });
       const image = composeImage(await imageSpecOf(env.stack, records, config));
       const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : recordBlobs(r).map((b) => [b.digest, { r, b }] as const))));
-      if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
+      if (image.layers.some((l) => isZstd(l.layer.blob.compression))) console.error(`note: ${ZSTD_PULLERS}`);
       const summary = await pushImage(image, ref, {
         plainHttp: !!o.plainHttp,
         tags: o.tag,
