@@ -108,5 +108,7 @@ export async function writeBlob(file: string, compression: Compression, produce:
   const diffId = `sha256:${await diffHash.digest()}`;
   if (c.kind === 'none') return { diffId, diffSize: diff.n, digest: diffId, size: diff.n };
   const annotations = toc ? { annotations: toc.annotations } : {};
-  return { diffId, diffSize: diff.n, digest: `sha256:${await blobHash.digest()}`, size: blob.n, ...annotations };
+  // eStargz decompresses to the tar plus its TOC entry: that stream's digest is the diffID.
+  const uncompressed = toc?.diff ?? { diffId, diffSize: diff.n };
+  return { ...uncompressed, digest: `sha256:${await blobHash.digest()}`, size: blob.n, ...annotations };
 }

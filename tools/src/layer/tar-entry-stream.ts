@@ -24,6 +24,8 @@ export interface TarEvents {
   data(b: Uint8Array): void;
   /** The current entry's content ended (right after `entry` when it has none). */
   entryEnd(): void;
+  /** The end-of-archive blocks (and anything after them). */
+  trailer(b: Uint8Array): void;
 }
 
 function field(h: Buffer, off: number, len: number): string {
@@ -67,7 +69,7 @@ export class TarEntryStream {
     let i = 0;
     while (i < buf.length) {
       if (this.state === 'end') {
-        this.events.raw(buf.subarray(i));
+        this.events.trailer(buf.subarray(i));
         return;
       }
       if (this.state === 'data' || this.state === 'pad' || this.state === 'pax') {
@@ -118,7 +120,7 @@ export class TarEntryStream {
     const copy = Buffer.from(h);
     if (h.every((b) => b === 0)) {
       this.state = 'end';
-      this.events.raw(copy);
+      this.events.trailer(copy);
       return;
     }
     const typeflag = String.fromCharCode(h[156]!) === '\0' ? '0' : String.fromCharCode(h[156]!);

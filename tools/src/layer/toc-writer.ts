@@ -4,9 +4,13 @@ import { TarEntryStream, type TarEvents } from './tar-entry-stream.ts';
 import { ZstdChunkedEncoder } from './zstd-chunked.ts';
 import { EstargzEncoder } from './estargz.ts';
 
-/** An encoder of a format with a table of contents: fed a tar's events, it writes the blob; `finish` gives the layer's annotations. */
+/**
+ * An encoder of a format with a table of contents: fed a tar's events, it writes the blob;
+ * `finish` gives the layer's annotations and, when the blob decompresses to more than the tar
+ * (eStargz adds its TOC as a tar entry), the digest and size of what it decompresses to.
+ */
 export interface TocEncoder extends TarEvents {
-  finish(): Record<string, string>;
+  finish(): { annotations: Record<string, string>; diff?: { diffId: string; diffSize: number } };
 }
 
 const ENCODERS: Record<TocFormat, (out: (b: Buffer) => void) => TocEncoder> = {
@@ -23,6 +27,8 @@ const BATCH = 1 << 20;
  */
 export class TocWriter extends Transform {
   annotations: Record<string, string> = {};
+  /** Set when the blob's uncompressed stream is not the tar that went in (its diffID is this one's). */
+  diff?: { diffId: string; diffSize: number };
   private readonly tar: TarEntryStream;
   private readonly encoder: TocEncoder;
   private parts: Buffer[] = [];
@@ -58,7 +64,7 @@ export class TocWriter extends Transform {
   override _flush(cb: (e?: Error | null) => void): void {
     try {
       this.tar.end();
-      this.annotations = this.encoder.finish();
+      ({ annotations: this.annotations, diff: this.diff } = this.encoder.finish());
       this.release(true);
       cb();
     } catch (err) {

@@ -180,6 +180,10 @@ export class ZstdChunkedEncoder implements TarEvents {
     this.file!.chunker.write(b);
   }
 
+  trailer(b: Uint8Array): void {
+    this.raw(b);
+  }
+
   entryEnd(): void {
     const f = this.file;
     if (!f) return;
@@ -202,7 +206,7 @@ export class ZstdChunkedEncoder implements TarEvents {
   }
 
   /** After the tar's last byte: the closing frame, TOC, tar-split and footer; the annotations. */
-  finish(): Record<string, string> {
+  finish(): { annotations: Record<string, string> } {
     this.tarSplit.segment(Buffer.concat(this.segment));
     // tar-split's last entry: what follows the end-of-archive blocks (nothing).
     this.tarSplit.segment(Buffer.alloc(0));
@@ -222,12 +226,13 @@ export class ZstdChunkedEncoder implements TarEvents {
     this.emit(skippableFrame(footer));
     const tocDigest = `sha256:${createHash('sha256').update(toc).digest('hex')}`;
     const tocPosition = `${tocOffset}:${toc.length}:${tocJson.length}:${MANIFEST_TYPE_CRFS}`;
-    return {
+    const annotations = {
       [ZSTD_CHUNKED_TOC_DIGEST]: tocDigest,
       [ZSTD_CHUNKED_TOC_POSITION]: tocPosition,
       [ZSTD_CHUNKED_TARSPLIT_POSITION]: `${tarSplitOffset}:${tarSplit.length}:${this.tarSplit.uncompressed}`,
       [OLD_TOC_DIGEST]: tocDigest,
       [OLD_TOC_POSITION]: tocPosition,
     };
+    return { annotations };
   }
 }

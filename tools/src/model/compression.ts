@@ -109,5 +109,4 @@ export function parseCompression(value: string): Compression {
 export const isZstd = (c: Compression): boolean => COMPRESSION[c].mediaType.endsWith('+zstd');
 
 /** Who can pull zstd layers: told in `--help`, the README, and once on every zstd push. */
-export const ZSTD_PULLERS =
-  'zstd and zstd:chunked layers pull with Docker ≥ 23 / containerd ≥ 1.5 and podman; Docker 20.10 fails ("archive/tar: invalid tar header"): use gzip for it';
+export const ZSTD_PULLERS = 'zstd layers pull with Docker ≥ 23 / containerd ≥ 1.5 and podman; Docker 20.10 fails ("archive/tar: invalid tar header"): use gzip for it';
