@@ -1,11 +1,11 @@
-// zstd:chunked against real clients: podman 4.3 with partial pulls (overlay, as root) pulling a
+// zstd:chunked and eStargz against real clients (Docker 20.10 for eStargz): podman 4.3 with partial pulls (overlay, as root) pulling a
 // Nix rebuild cascade over the old image, podman's own zstd:chunked writer as the yardstick,
 // a counting proxy in front of docker-registry for the bytes really served, and `zstd -d`.
 import { lstat, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { megapakOk, run, REPO } from './helpers/cli.ts';
-import { startPodman, type Podman } from './helpers/docker.ts';
+import { startDocker, startPodman, type Docker, type Podman } from './helpers/docker.ts';
 import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
 import { startCountingProxy, type CountingProxy } from './helpers/counting-proxy.ts';
 import { startOverlayPodman, type OverlayPodman } from './helpers/podman-partial.ts';
@@ -156,4 +156,69 @@ describe('zstd:chunked with podman partial pulls', () => {
     expect(megapakBytes).toBeLessThanOrEqual(1.2 * podmansBytes);
     expect(megapakBytes).toBeLessThan(wholeBytes / 4);
   }, 900_000);
+});
+
+describe('eStargz with Docker 20.10 and podman partial pulls', () => {
+  let reg: Registry;
+  let proxy: CountingProxy;
+  let docker: Docker;
+  let stack: string;
+  let cache: string;
+  let v2: LayerRecord[];
+  const env = () => ({ MEGAPAK_CACHE_DIR: cache });
+  const cleanups: (() => Promise<unknown>)[] = [];
+
+  beforeAll(async () => {
+    reg = await startRegistry({ storage: join(await tempDir('estargz-registry'), 'data') });
+    proxy = await startCountingProxy(reg.host);
+    docker = await startDocker();
+    stack = await copyFixtureStack(CASCADE);
+    cache = await tempDir('estargz-cache');
+    await megapakOk(['push', '--stack', stack, '--plain-http', '--compression', 'estargz', '--no-sbom', `${reg.host}/cascade:v1`], { env: env() });
+    await writeFile(join(stack, 'nix', 'version.nix'), '"2"\n');
+    await megapakOk(['push', '--stack', stack, '--plain-http', '--compression', 'estargz', '--no-sbom', `${reg.host}/cascade:v2`], { env: env() });
+    v2 = await readRecords(stack);
+  }, 600_000);
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+    await docker?.docker(['rmi', '-f', `${reg?.host}/cascade:v2`]);
+    await docker?.stop();
+    await proxy?.stop();
+    await reg?.stop();
+  });
+
+  it('each blob is one gzip stream whose sha256 is its diffID; the manifest carries the eStargz annotations', async () => {
+    const manifest = await (await fetch(`${reg.url}/v2/cascade/manifests/v2`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json();
+    for (const [i, b] of v2.flatMap((r) => recordBlobs(r)).entries()) {
+      expect(manifest.layers[i].mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip');
+      expect(manifest.layers[i].annotations['containerd.io/snapshot/stargz/toc.digest']).toBe(b.annotations!['containerd.io/snapshot/stargz/toc.digest']);
+      expect(manifest.layers[i].annotations['io.containers.estargz.uncompressed-size']).toBe(String(b.diffSize));
+      const r = await run('sh', ['-c', `curl -sf ${reg.url}/v2/cascade/blobs/${b.digest} | gzip -dc | sha256sum`]);
+      expect(`sha256:${r.stdout.slice(0, 64)}`).toBe(b.diffId);
+    }
+  });
+
+  it('Docker 20.10 pulls it as plain gzip and runs the entrypoint', async () => {
+    const pull = await docker.docker(['pull', `${reg.host}/cascade:v2`]);
+    expect(pull.code, pull.stderr).toBe(0);
+    const ran = await docker.docker(['run', '--rm', '--network', 'none', `${reg.host}/cascade:v2`]);
+    expect(ran.stdout.trim(), ran.stderr).toBe('cascade-ok 2');
+  });
+
+  it('podman 4.3 partial-pulls it over the old image: the bytes served are what diff says; every file is the store’s', async () => {
+    const partial = await startOverlayPodman(true);
+    cleanups.push(partial.stop);
+    expect((await partial.podman(['pull', '--tls-verify=false', `${proxy.host}/cascade:v1`])).code).toBe(0);
+    proxy.reset();
+    const pull = await partial.podman(['--log-level=debug', 'pull', '--tls-verify=false', `${proxy.host}/cascade:v2`]);
+    expect(pull.code, pull.stderr.slice(-2000)).toBe(0);
+    expect(pull.stderr.match(/Retrieved partial blob/g)?.length).toBe(v2.flatMap((r) => recordBlobs(r)).length);
+    const served = proxy.blobBytes();
+    const diff = JSON.parse((await megapakOk(['diff', '--plain-http', '--json', `${reg.host}/cascade:v1`, `${reg.host}/cascade:v2`], { env: env() })).stdout);
+    console.log(`eStargz cascade update: podman fetched ${served} B (diff: ${diff.partialDownloadBytes}), layers ${layerBytes(v2)} B`);
+    expect(Math.abs(served - diff.partialDownloadBytes)).toBeLessThan(0.02 * diff.partialDownloadBytes + 100 * v2.length);
+    expect(served).toBeLessThan(layerBytes(v2) / 2);
+    const root = (await partial.podman(['image', 'mount', `${proxy.host}/cascade:v2`])).stdout.trim();
+    for (const p of v2.flatMap((r) => r.paths.map((x) => x.path))) expect(await treeDiffs(p, root), p).toEqual([]);
+  });
 });

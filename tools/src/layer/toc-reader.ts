@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { gunzipSync } from 'node:zlib';
 import { decompress } from 'zstd-napi';
+import { ESTARGZ_FOOTER_SIZE, ESTARGZ_TOC_DIGEST, ESTARGZ_TOC_NAME, parseEstargzFooter } from './estargz.ts';
 import { MegapakError } from '../util/errors.ts';
 import { ZSTD_CHUNKED_TOC_DIGEST, ZSTD_CHUNKED_TOC_POSITION } from './zstd-chunked.ts';
 
@@ -26,10 +29,13 @@ export interface LayerToc {
   files: TocFile[];
 }
 
-export type TocKind = 'zstd:chunked' | 'estargz';
+/** A blob's TOC: where it is (eStargz: read the footer, the last `footer` bytes, first) and the digest its annotation gives. */
+export type TocPosition = { format: 'zstd:chunked'; offset: number; length: number; digest: string } | { format: 'estargz'; footer: number; digest: string };
 
 /** Where a blob's TOC is, from its layer descriptor's annotations; undefined for a blob without one. */
-export function tocPositionOf(annotations: Record<string, string> | undefined): { format: TocKind; offset: number; length: number; digest: string } | undefined {
+export function tocPositionOf(annotations: Record<string, string> | undefined): TocPosition | undefined {
+  const estargz = annotations?.[ESTARGZ_TOC_DIGEST];
+  if (estargz) return { format: 'estargz', footer: ESTARGZ_FOOTER_SIZE, digest: estargz };
   const pos = annotations?.[ZSTD_CHUNKED_TOC_POSITION] ?? annotations?.['io.containers.zstd-chunked.manifest-position'];
   const digest = annotations?.[ZSTD_CHUNKED_TOC_DIGEST] ?? annotations?.['io.containers.zstd-chunked.manifest-checksum'];
   if (!pos || !digest) return undefined;
@@ -37,9 +43,61 @@ export function tocPositionOf(annotations: Record<string, string> | undefined): 
   return { format: 'zstd:chunked', offset: offset!, length: length!, digest };
 }
 
-/** A TOC's files, whichever format wrote it. */
-export function parseTocOf(format: TocKind, bytes: Buffer, what: string): LayerToc {
-  return parseZstdChunkedToc(bytes, what);
+/** Where an eStargz blob's TOC member starts, from its footer. */
+export function estargzTocOffset(footer: Buffer, what: string): number {
+  try {
+    return parseEstargzFooter(footer);
+  } catch {
+    throw new MegapakError(`${what}: the last ${ESTARGZ_FOOTER_SIZE} bytes are not an eStargz footer`);
+  }
+}
+
+const estargzEntry = z
+  .object({
+    name: z.string(),
+    type: z.string(),
+    size: z.number().optional(),
+    offset: z.number().optional(),
+    digest: z.string().optional(),
+    chunkDigest: z.string().optional(),
+  })
+  .passthrough();
+
+/**
+ * The files of an eStargz TOC (`member`: the gzip member from the TOC's offset to the footer;
+ * `tocOffset`: where it starts), and the digest of its JSON, which the toc.digest annotation
+ * names. A chunk ends where the next file content starts, the last one at the TOC.
+ */
+export function parseEstargzToc(member: Buffer, tocOffset: number, what: string): { toc: LayerToc; jsonDigest: string } {
+  let tar: Buffer;
+  try {
+    tar = gunzipSync(member);
+  } catch (err) {
+    throw new MegapakError(`${what}: the eStargz TOC does not gunzip: ${(err as Error).message}`);
+  }
+  const name = tar.toString('utf8', 0, 100).replace(/\0.*$/s, '');
+  const size = parseInt(tar.toString('ascii', 124, 136).replace(/\0.*$/s, '').trim() || '0', 8);
+  if (name !== ESTARGZ_TOC_NAME) throw new MegapakError(`${what}: the eStargz TOC member holds '${name}', not ${ESTARGZ_TOC_NAME}`);
+  const json = tar.subarray(512, 512 + size);
+  const entries = z
+    .object({ entries: z.array(estargzEntry) })
+    .passthrough()
+    .parse(JSON.parse(json.toString('utf8'))).entries;
+  const files: TocFile[] = [];
+  const starts: TocChunk[] = [];
+  for (const e of entries) {
+    if (e.type === 'reg' && e.size && e.digest) {
+      const c = { digest: e.chunkDigest ?? e.digest, offset: e.offset!, end: 0, zeros: false };
+      files.push({ name: e.name, digest: e.digest, chunks: [c] });
+      starts.push(c);
+    } else if (e.type === 'chunk') {
+      const c = { digest: e.chunkDigest!, offset: e.offset!, end: 0, zeros: false };
+      files.at(-1)!.chunks.push(c);
+      starts.push(c);
+    }
+  }
+  starts.forEach((c, i) => (c.end = starts[i + 1]?.offset ?? tocOffset));
+  return { toc: { tocBytes: member.length + ESTARGZ_FOOTER_SIZE, files }, jsonDigest: `sha256:${createHash('sha256').update(json).digest('hex')}` };
 }
 
 const entrySchema = z

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseTocOf, tocPositionOf, type LayerToc } from '../layer/toc-reader.ts';
+import { estargzTocOffset, parseEstargzToc, parseZstdChunkedToc, tocPositionOf, type LayerToc } from '../layer/toc-reader.ts';
 import { MegapakError } from '../util/errors.ts';
 import type { ImageSource, SourceLayer } from './image-source.ts';
 
@@ -9,10 +9,20 @@ export async function tocsOf(src: ImageSource): Promise<Map<string, LayerToc>> {
   for (const l of src.layers) {
     const pos = tocPositionOf(l.annotations);
     if (!pos || !src.range) continue;
-    const bytes = await src.range(l, pos.offset, pos.length);
-    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    if (actual !== pos.digest) throw new MegapakError(`${src.what}: the table of contents of layer ${l.digest} has digest ${actual}, but its annotation says ${pos.digest}`);
-    out.set(l.digest, parseTocOf(pos.format, bytes, `${src.what} layer ${l.digest}`));
+    const what = `${src.what} layer ${l.digest}`;
+    const mismatch = (actual: string) => new MegapakError(`${what}: its table of contents has digest ${actual}, but its annotation says ${pos.digest}`);
+    if (pos.format === 'zstd:chunked') {
+      const bytes = await src.range(l, pos.offset, pos.length);
+      const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+      if (actual !== pos.digest) throw mismatch(actual);
+      out.set(l.digest, parseZstdChunkedToc(bytes, what));
+    } else {
+      // As podman reads it: the footer, then the TOC member between its offset and the footer.
+      const offset = estargzTocOffset(await src.range(l, l.size - pos.footer, pos.footer), what);
+      const { toc, jsonDigest } = parseEstargzToc(await src.range(l, offset, l.size - pos.footer - offset), offset, what);
+      if (jsonDigest !== pos.digest) throw mismatch(jsonDigest);
+      out.set(l.digest, toc);
+    }
   }
   return out;
 }
