@@ -87,7 +87,13 @@ try {
       }
       const own = await pullBoth(podmansReg.host, 'podman', true);
       const m = await (await fetch(`${podmansReg.url}/v2/podman/manifests/v2`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json();
-      rows.push({ format: "podman's own zstd:chunked", layerBytes: m.layers.reduce((s: number, l: { size: number }) => s + l.size, 0), v1Bytes: own.v1, updateBytes: own.v2, updateSeconds: own.seconds });
+      rows.push({
+        format: "podman's own zstd:chunked",
+        layerBytes: m.layers.reduce((s: number, l: { size: number }) => s + l.size, 0),
+        v1Bytes: own.v1,
+        updateBytes: own.v2,
+        updateSeconds: own.seconds,
+      });
     }
   }
 } finally {

@@ -199,6 +199,7 @@ describe('eStargz with Docker 20.10 and podman partial pulls', () => {
   });
 
   it('Docker 20.10 pulls it as plain gzip and runs the entrypoint', async () => {
+    expect(docker.serverVersion).toMatch(/^20\.10\./);
     const pull = await docker.docker(['pull', `${reg.host}/cascade:v2`]);
     expect(pull.code, pull.stderr).toBe(0);
     const ran = await docker.docker(['run', '--rm', '--network', 'none', `${reg.host}/cascade:v2`]);
