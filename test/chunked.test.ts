@@ -31,6 +31,40 @@ async function treeDiffs(storePath: string, root: string): Promise<string[]> {
   return out;
 }
 
+/**
+ * The cascade fixture pushed as `cascade:v1`, then with its lowest package's version bumped
+ * (every store path renamed) as `cascade:v2`, both in `compression`.
+ */
+async function pushCascade(reg: Registry, compression: string, cache: string): Promise<{ stack: string; v1: LayerRecord[]; v2: LayerRecord[] }> {
+  const stack = await copyFixtureStack(CASCADE);
+  const push = (tag: string) =>
+    megapakOk(['push', '--stack', stack, '--plain-http', '--compression', compression, '--no-sbom', `${reg.host}/cascade:${tag}`], { env: { MEGAPAK_CACHE_DIR: cache } });
+  await push('v1');
+  const v1 = await readRecords(stack);
+  await writeFile(join(stack, 'nix', 'version.nix'), '"2"\n');
+  await push('v2');
+  return { stack, v1, v2: await readRecords(stack) };
+}
+
+/**
+ * A podman with partial pulls pulls cascade:v1 then cascade:v2 through `proxy`; every layer
+ * of v2 must come by a partial pull and every file it assembles must be the store's. Returns
+ * the blob bytes served for v2 and where v2 is mounted.
+ */
+async function partialUpdate(proxy: CountingProxy, v2: LayerRecord[], cleanups: (() => Promise<unknown>)[]): Promise<{ served: number; root: string }> {
+  const podman = await startOverlayPodman(true);
+  cleanups.push(podman.stop);
+  expect((await podman.podman(['pull', '--tls-verify=false', `${proxy.host}/cascade:v1`])).code).toBe(0);
+  proxy.reset();
+  const pull = await podman.podman(['--log-level=debug', 'pull', '--tls-verify=false', `${proxy.host}/cascade:v2`]);
+  expect(pull.code, pull.stderr.slice(-2000)).toBe(0);
+  const served = proxy.blobBytes();
+  expect(pull.stderr.match(/Retrieved partial blob/g)?.length).toBe(v2.flatMap((r) => recordBlobs(r)).length);
+  const root = (await podman.podman(['image', 'mount', `${proxy.host}/cascade:v2`])).stdout.trim();
+  for (const p of v2.flatMap((r) => r.paths.map((x) => x.path))) expect(await treeDiffs(p, root), p).toEqual([]);
+  return { served, root };
+}
+
 const layerBytes = (records: LayerRecord[]) => records.flatMap((r) => recordBlobs(r)).reduce((s, b) => s + b.size, 0);
 
 describe('zstd:chunked with podman partial pulls', () => {
@@ -50,14 +84,8 @@ describe('zstd:chunked with podman partial pulls', () => {
     podmansReg = await startRegistry({ storage: join(await tempDir('chunked-registry-podman'), 'data') });
     proxy = await startCountingProxy(reg.host);
     podmansProxy = await startCountingProxy(podmansReg.host);
-    stack = await copyFixtureStack(CASCADE);
     cache = await tempDir('chunked-cache');
-    await megapakOk(['push', '--stack', stack, '--plain-http', '--compression', 'zstd:chunked', '--no-sbom', `${reg.host}/cascade:v1`], { env: env() });
-    v1 = await readRecords(stack);
-    // The cascade: the lowest package's version changes, so every store path is renamed.
-    await writeFile(join(stack, 'nix', 'version.nix'), '"2"\n');
-    await megapakOk(['push', '--stack', stack, '--plain-http', '--compression', 'zstd:chunked', '--no-sbom', `${reg.host}/cascade:v2`], { env: env() });
-    v2 = await readRecords(stack);
+    ({ stack, v1, v2 } = await pushCascade(reg, 'zstd:chunked', cache));
   }, 600_000);
   afterAll(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});
@@ -103,25 +131,16 @@ describe('zstd:chunked with podman partial pulls', () => {
   });
 
   it('podman pulling the renamed cascade over the old one fetches only what it lacks: what diff says, at most 1.2× what podman’s own zstd:chunked costs; every file is the store’s and the entrypoint runs', async () => {
-    // megapak's blobs, partial pulls on.
-    const partial = await startOverlayPodman(true);
-    cleanups.push(partial.stop);
-    expect((await partial.podman(['pull', '--tls-verify=false', `${proxy.host}/cascade:v1`])).code).toBe(0);
-    proxy.reset();
-    const pull = await partial.podman(['--log-level=debug', 'pull', '--tls-verify=false', `${proxy.host}/cascade:v2`]);
-    expect(pull.code, pull.stderr.slice(-2000)).toBe(0);
-    const megapakBytes = proxy.blobBytes();
+    // megapak's blobs, partial pulls on: every file podman assembles is the store's.
+    const { served: megapakBytes, root } = await partialUpdate(proxy, v2, cleanups);
     const newLayers = v2.flatMap((r) => recordBlobs(r));
-    expect(pull.stderr.match(/Retrieved partial blob/g)?.length).toBe(newLayers.length);
 
     // What diff predicts against what the registry served (its multipart framing aside).
     const diff = JSON.parse((await megapakOk(['diff', '--plain-http', '--json', `${reg.host}/cascade:v1`, `${reg.host}/cascade:v2`], { env: env() })).stdout);
     expect(diff.downloadBytes).toBe(layerBytes(v2) + diff.configBytes);
     expect(Math.abs(megapakBytes - diff.partialDownloadBytes)).toBeLessThan(0.02 * diff.partialDownloadBytes + 100 * newLayers.length);
 
-    // Every file podman assembled is the store's, modes and links included; the entrypoint runs.
-    const root = (await partial.podman(['image', 'mount', `${proxy.host}/cascade:v2`])).stdout.trim();
-    for (const p of v2.flatMap((r) => r.paths.map((x) => x.path))) expect(await treeDiffs(p, root), p).toEqual([]);
+    // The entrypoint runs.
     const entry = v2.flatMap((r) => r.paths).find((p) => p.path.endsWith('-cascade-entrypoint'))!.path;
     expect((await run('chroot', [root, `${entry}/bin/entrypoint`])).stdout.trim()).toBe('cascade-ok 2');
 
@@ -172,12 +191,8 @@ describe('eStargz with Docker 20.10 and podman partial pulls', () => {
     reg = await startRegistry({ storage: join(await tempDir('estargz-registry'), 'data') });
     proxy = await startCountingProxy(reg.host);
     docker = await startDocker();
-    stack = await copyFixtureStack(CASCADE);
     cache = await tempDir('estargz-cache');
-    await megapakOk(['push', '--stack', stack, '--plain-http', '--compression', 'estargz', '--no-sbom', `${reg.host}/cascade:v1`], { env: env() });
-    await writeFile(join(stack, 'nix', 'version.nix'), '"2"\n');
-    await megapakOk(['push', '--stack', stack, '--plain-http', '--compression', 'estargz', '--no-sbom', `${reg.host}/cascade:v2`], { env: env() });
-    v2 = await readRecords(stack);
+    ({ v2 } = await pushCascade(reg, 'estargz', cache));
   }, 600_000);
   afterAll(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});
@@ -207,19 +222,10 @@ describe('eStargz with Docker 20.10 and podman partial pulls', () => {
   });
 
   it('podman 4.3 partial-pulls it over the old image: the bytes served are what diff says; every file is the store’s', async () => {
-    const partial = await startOverlayPodman(true);
-    cleanups.push(partial.stop);
-    expect((await partial.podman(['pull', '--tls-verify=false', `${proxy.host}/cascade:v1`])).code).toBe(0);
-    proxy.reset();
-    const pull = await partial.podman(['--log-level=debug', 'pull', '--tls-verify=false', `${proxy.host}/cascade:v2`]);
-    expect(pull.code, pull.stderr.slice(-2000)).toBe(0);
-    expect(pull.stderr.match(/Retrieved partial blob/g)?.length).toBe(v2.flatMap((r) => recordBlobs(r)).length);
-    const served = proxy.blobBytes();
+    const { served } = await partialUpdate(proxy, v2, cleanups);
     const diff = JSON.parse((await megapakOk(['diff', '--plain-http', '--json', `${reg.host}/cascade:v1`, `${reg.host}/cascade:v2`], { env: env() })).stdout);
     console.log(`eStargz cascade update: podman fetched ${served} B (diff: ${diff.partialDownloadBytes}), layers ${layerBytes(v2)} B`);
     expect(Math.abs(served - diff.partialDownloadBytes)).toBeLessThan(0.02 * diff.partialDownloadBytes + 100 * v2.length);
     expect(served).toBeLessThan(layerBytes(v2) / 2);
-    const root = (await partial.podman(['image', 'mount', `${proxy.host}/cascade:v2`])).stdout.trim();
-    for (const p of v2.flatMap((r) => r.paths.map((x) => x.path))) expect(await treeDiffs(p, root), p).toEqual([]);
   });
 });

@@ -2,12 +2,12 @@
 // registry-first push from an empty blob store (the annotations come from the records),
 // the blob store's damage check, stale records on a change of compression, report sizes per
 // compression, skopeo copy + umoci unpack, and the one-line answer to an unknown compression.
-import { open } from 'node:fs/promises';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { megapak, megapakOk, run } from './helpers/cli.ts';
 import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
+import { flipByte } from './helpers/damage.ts';
 import { startOverlayPodman } from './helpers/podman-partial.ts';
 import { startRegistry, type Registry } from './helpers/registry.ts';
 import { isSplit, recordBlobs, type LayerRecord } from '../tools/src/model/vocabulary.ts';
@@ -20,18 +20,6 @@ const editJson = async (file: string, edit: (o: Record<string, unknown>) => void
   edit(o);
   await writeFile(file, JSON.stringify(o, null, 2));
 };
-
-async function flipByte(file: string, at: number): Promise<void> {
-  const fh = await open(file, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, at);
-    b[0] = b[0]! ^ 0xff;
-    await fh.write(b, 0, 1, at);
-  } finally {
-    await fh.close();
-  }
-}
 
 const manifestOf = async (reg: Registry, repo: string, tag: string) =>
   fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } }).then(async (r) => ({
