@@ -83,6 +83,25 @@ describe('file chunker', () => {
     expect(ends(b, changed.length)).toEqual(ends(a, data.length));
   });
 
+  it('cuts the same and passes every byte in order however the file is sliced, zero runs of every length included', () => {
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 160; i++) parts.push(randomBytes(1 + ((i * 7919) % 3000)), Buffer.alloc([1, 2, 63, 64, 65, 1023, 1024, 5000][i % 8]!));
+    const data = Buffer.concat(parts);
+    const whole = (slice: number) => {
+      const out: Buffer[] = [];
+      const sizes: { size: number; zeros: boolean }[] = [];
+      let n = 0;
+      const c = new FileChunker({ data: (b) => (out.push(Buffer.from(b)), (n += b.length)), cut: (zeros) => (sizes.push({ size: n, zeros }), (n = 0)) });
+      for (let i = 0; i < data.length; i += slice) c.write(data.subarray(i, i + slice));
+      c.end();
+      return { bytes: Buffer.concat(out), sizes };
+    };
+    const a = whole(1 << 20);
+    expect(a.bytes.equals(data)).toBe(true);
+    expect(a.sizes.filter((c) => c.zeros).length).toBe(40);
+    for (const slice of [13, 1000, 4096]) expect(whole(slice)).toEqual(a);
+  });
+
   it('makes a run of at least 1 KiB of zeros a chunk of its own; a shorter run stays in the data', () => {
     const head = randomBytes(5000);
     const tail = randomBytes(5000);
