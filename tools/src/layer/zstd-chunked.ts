@@ -10,11 +10,11 @@ import type { TarEntryMeta, TarEvents } from './tar-entry-stream.ts';
 // the table of contents (TOC), the tar-split (Go tar metadata podman 5 rebuilds the tar's
 // headers from) and a footer, each in a zstd skippable frame. `zstd -d` sees one tar.
 
-/** The annotations podman ≥ 5 (containers/storage ≥ 1.48) reads… */
+/** The annotations containers/storage reads since 1.44 (the tar-split's: current ones, podman 5)… */
 export const ZSTD_CHUNKED_TOC_DIGEST = 'io.github.containers.zstd-chunked.manifest-checksum';
 export const ZSTD_CHUNKED_TOC_POSITION = 'io.github.containers.zstd-chunked.manifest-position';
 export const ZSTD_CHUNKED_TARSPLIT_POSITION = 'io.github.containers.zstd-chunked.tarsplit-position';
-/** …and the ones podman 4 (containers/storage ≤ 1.45) reads: both go on every layer. */
+/** …and the ones containers/storage ≤ 1.43 reads (podman 4.3): both go on every layer. */
 const OLD_TOC_DIGEST = 'io.containers.zstd-chunked.manifest-checksum';
 const OLD_TOC_POSITION = 'io.containers.zstd-chunked.manifest-position';
 
