@@ -32,8 +32,10 @@ let
   cudnnFor = prevCudnn:
     let
       want = torchWheel.cudnn;
-      newer = if lib.versionAtLeast (lib.versions.majorMinor prevCudnn.version) (lib.versions.majorMinor want) then prevCudnn
-        else prevCudnn.overrideAttrs (_: { version = "9.20.0.48"; src = pins.src "cudnn-cuda13"; });
+      pinned = "9.20.0.48";
+      newer = if lib.versionAtLeast (lib.versions.majorMinor prevCudnn.version) (lib.versions.majorMinor want)
+        || lib.versionAtLeast prevCudnn.version pinned then prevCudnn
+        else prevCudnn.overrideAttrs (_: { version = pinned; src = pins.src "cudnn-cuda13"; });
       have = newer.version;
       major = v: builtins.head (builtins.splitVersion v);
     in
