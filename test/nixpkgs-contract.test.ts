@@ -81,7 +81,7 @@ describe('the nixpkgs contract of the replaced packages', () => {
 
   it('the overlay leaves python3.pkgs and meson alone: same derivations with and without it', async () => {
     const probe = (p: string) =>
-      `let p = ${p}; in { meson = p.meson.drvPath; numpy = p.python3.pkgs.numpy.drvPath; app = (p.python3.pkgs.buildPythonApplication { pname = "x"; version = "1"; }).drvPath; torch = p.python3.pkgs.torch.drvPath; }`;
+      `let p = ${p}; in { meson = p.meson.drvPath; numpy = p.python3.pkgs.numpy.drvPath; app = (p.python3.pkgs.buildPythonApplication { pname = "x"; version = "1"; }).drvPath; pillow = p.python3.pkgs.pillow.drvPath; }`;
     // Without the overlay: the stand-in's base set (its own `final` minus nix/overlay.nix).
     const noOverlay = await evalJson(probe(`import ${join(REPO, 'test', 'fixtures', 'stand-in', 'pkgs.nix')} { overlay = false; }`));
     expect(noOverlay.code, noOverlay.stderr).toBe(0);
@@ -140,5 +140,21 @@ describe('the nixpkgs contract of the replaced packages', () => {
     await replaceIn(join(dir, 'nix', 'overlay.nix'), 'buildInputs = builtins.filter (d: !(isCudnn d)) (old.buildInputs or [ ]);', 'buildInputs = old.buildInputs or [ ];');
     const withCudnn = await evalJson(`map (d: d.name) (${standInExpr({ standIn, index })}).megapak.cupy.buildInputs`);
     expect(withCudnn.value).toEqual(['cuda-cudnn-9.20.0.48']);
+  });
+  it("from source, nixpkgs' torch is not refused for CUDA 13 (2.9.1's limit), while its other broken conditions still count", async () => {
+    const src = await evalLayer(join(REPO, 'layers', '06-torch', 'layer.nix'), true, undefined, undefined, '{ fromSource = true; }');
+    expect(src.code, src.stderr).toBe(0);
+    const { dir, standIn, index } = await copyRealStack();
+    await replaceIn(join(dir, 'nix', 'torch.nix'), '// cuda13Allowed args', '');
+    const refused = await evalLayer(join(dir, 'layers', '06-torch', 'layer.nix'), true, standIn, index, '{ fromSource = true; }');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('Package ‘torch’ in the stand-in is marked as broken (Unsupported CUDA version), refusing to evaluate.');
+    // Another condition (as nixpkgs' "CUDA and ROCm are mutually exclusive") still makes it broken.
+    const idx = JSON.parse(await readFile(index, 'utf8'));
+    idx.python.torch.brokenConditions['CUDA and ROCm are mutually exclusive'] = true;
+    await writeFile(index, JSON.stringify(idx));
+    const other = await evalLayer(join(REPO, 'layers', '06-torch', 'layer.nix'), true, undefined, index, '{ fromSource = true; }');
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain('marked as broken (CUDA and ROCm are mutually exclusive)');
   });
 });
