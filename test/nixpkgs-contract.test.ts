@@ -37,7 +37,16 @@ describe('the nixpkgs contract of the replaced packages', () => {
     // flash-attn and bitsandbytes are in the image and read torch's passthru.
     const required = reads.filter((r) => r.required);
     expect(new Set(required.map((r) => `${r.dependent}:${r.attribute}`))).toEqual(
-      new Set(['flash-attn:cudaCapabilities', 'flash-attn:cudaPackages', 'flash-attn:cudaSupport', 'flash-attn:stdenv', 'bitsandbytes:cudaCapabilities', 'bitsandbytes:cudaPackages', 'bitsandbytes:cudaSupport', 'bitsandbytes:rocmSupport']),
+      new Set([
+        'flash-attn:cudaCapabilities',
+        'flash-attn:cudaPackages',
+        'flash-attn:cudaSupport',
+        'flash-attn:stdenv',
+        'bitsandbytes:cudaCapabilities',
+        'bitsandbytes:cudaPackages',
+        'bitsandbytes:cudaSupport',
+        'bitsandbytes:rocmSupport',
+      ]),
     );
   });
 
@@ -70,7 +79,11 @@ describe('the nixpkgs contract of the replaced packages', () => {
     ] as const) {
       const r = await evalLayer(join(dir, 'layers', layer, 'layer.nix'), true, standIn, index);
       expect(r.code, layer).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`stand-in: ${dep} reads torch\\.cudaSupport \\(pkgs/development/python-modules/${dep}/default\\.nix at [0-9a-f]{40}, line \\d+\\), which this set's torch lacks`));
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `stand-in: ${dep} reads torch\\.cudaSupport \\(pkgs/development/python-modules/${dep}/default\\.nix at [0-9a-f]{40}, line \\d+\\), which this set's torch lacks`,
+        ),
+      );
     }
     // The real stack's own layers evaluate (the contract is met).
     for (const layer of ['11-attention', '09-pak5']) {

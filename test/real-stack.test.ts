@@ -85,7 +85,9 @@ describe('the real stack', () => {
   it('holds the required content of every layer', async () => {
     const names = async (l: string) => (await evalLayer(join(REPO, 'layers', l, 'layer.nix'))).roots.map((x) => x.name);
     expect(await names('01-base')).toEqual(expect.arrayContaining(['bashInteractive', 'coreutils', 'findutils', 'gnugrep', 'gnused', 'gnutar', 'gzip']));
-    expect(await names('02-cuda')).toEqual(expect.arrayContaining(['cuda-cudatoolkit', 'cuda-cudnn-9.20.0.48', 'cuda-nccl', 'cuda-libcusparse_lt', 'cuda-libcufile', 'cuda-libnvshmem']));
+    expect(await names('02-cuda')).toEqual(
+      expect.arrayContaining(['cuda-cudatoolkit', 'cuda-cudnn-9.20.0.48', 'cuda-nccl', 'cuda-libcusparse_lt', 'cuda-libcufile', 'cuda-libnvshmem']),
+    );
     expect(await names('03-build-tools')).toEqual(expect.arrayContaining(['gcc', 'cmake', 'ninja', 'git', 'ffmpeg-full', 'x264', 'x265']));
     expect(await names('04-python')).toEqual(['python3.14t']);
     expect(await names('05-gcc15')).toEqual(['gcc15']);
