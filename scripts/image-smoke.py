@@ -178,7 +178,7 @@ def main(argv=None):
     failures = []
     # The GIL is off at start on a free-threaded build (unless PYTHON_GIL=1): only then can an import switch it on.
     ft = not gil_enabled()
-    report = {"python": sys.version, "freeThreadedBuild": free_threaded_build(), "gilDisabled": ft}
+    report = {"python": sys.version, "executable": sys.executable, "freeThreadedBuild": free_threaded_build(), "gilDisabled": ft}
     if args.require_free_threading and not ft:
         failures.append(f"python: {sys.version.split()[0]} {'is free-threaded but runs with the GIL enabled (PYTHON_GIL=1 or -X gil=1?)' if free_threaded_build() else 'is not a free-threaded build'}")
     imports = check_imports(set(args.skip), args.timeout, args.path)
