@@ -278,7 +278,9 @@ describe('the real stack', () => {
         .filter((n) => n !== 'no-such-attr')
         .sort(),
     );
-    expect(r.value.python.torchaudio).toEqual({ file: null, commit: 'test', version: '2.10.0' });
+    // File, commit and version are the checkout's; the entry's notes and what the stand-in models are kept.
+    expect(r.value.python.torchaudio).toEqual({ ...idx.python.torchaudio, file: null, commit: 'test', version: '2.10.0' });
+    expect(r.value.python.torch.passthru).toEqual(idx.python.torch.passthru);
   });
 
   it('nix/nixpkgs-index.sh rewrites the index from a nixpkgs checkout and exits 1 naming what it lacks', async () => {
