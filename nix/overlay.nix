@@ -56,9 +56,11 @@ let
   # say where that was looked for): they build from source in both modes.
   # nixpkgs calls cupy with `pkgs.cudaPackages` overridden to cuDNN 8.9.7 ("CuDNN 9 is not
   # supported", cupy/cupy#8215); cuDNN 8 has no CUDA 13 build, so that set cannot evaluate for
-  # CUDA 13.0: cupy gets the megapak's CUDA 13.0 set, and no cuDNN at all (cupy 13 lists cudnn in
-  # its buildInputs; cuDNN 9 breaks its build; nixpkgs dropped the input later, PR #507780, and
-  # cupy 14 at Swarsel/nixpkgs 4aa6836a has none): what remains is CUDA 13.0's toolkit, cuTENSOR, NCCL.
+  # CUDA 13.0: cupy gets the megapak's CUDA 13.0 set, and no cuDNN at all. cupy 13.6.0 takes
+  # `inherit (cudaPackages) cudnn` into `buildInputs = [ cudatoolkit-joined cudnn libcutensor nccl ]`
+  # (python-modules/cupy/default.nix, stored versions found by find_string hits 285833890 and
+  # 167071026); cuDNN 9 breaks its build; nixpkgs dropped the input later (PR #507780; cupy 14.0.1 at
+  # Swarsel/nixpkgs 4aa6836a has none). What remains is CUDA 13.0's toolkit, cuTENSOR and NCCL.
   isCudnn = d: d != null && ((d.pname or null) == "cudnn" || d == cudaPackages.cudnn);
   cupy = (ps.cupy.override { inherit cudaPackages; }).overridePythonAttrs (old: {
     buildInputs = builtins.filter (d: !(isCudnn d)) (old.buildInputs or [ ]);
