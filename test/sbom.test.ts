@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LayerRecord } from '../tools/src/model/vocabulary.ts';
 import { megapak, megapakOk, REPO, run } from './helpers/cli.ts';
-import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
+import { copyFixtureStack, layoutMembers, readRecords, tempDir } from './helpers/fixture.ts';
 import { startRegistry, type Registry } from './helpers/registry.ts';
 
 const SBOM_STACK = join(REPO, 'test', 'fixtures', 'sbom-stack');
@@ -154,21 +154,28 @@ describe('megapak sbom', () => {
     expect(pkgs.filter((p) => p.SPDXID.startsWith('SPDXRef-nix-'))).toHaveLength(records.reduce((n, r) => n + r.paths.length, 0));
   });
 
-  it('the OCI layout holds both as referrers of the image manifest', async () => {
-    const index = JSON.parse(await readFile(join(ocis[0]!, 'index.json'), 'utf8')) as { manifests: { digest: string; artifactType?: string }[] };
+  it('the OCI layout holds both as referrers of the image manifest, and tag-less readers still find the image', async () => {
+    const layout = await layoutMembers(ocis[0]!);
+    expect(layout.entries).toBe(1);
+    expect(layout.image).toMatchObject({ digest, platform: { architecture: 'amd64', os: 'linux' } });
     const blob = (d: string) => readFile(join(ocis[0]!, 'blobs', 'sha256', d.slice(7)));
     for (const [type, format] of [
       ['application/vnd.cyclonedx+json', 'cyclonedx'],
       ['application/spdx+json', 'spdx'],
     ] as const) {
-      const entry = index.manifests.find((m) => m.artifactType === type)!;
+      const entry = layout.referrers.find((m) => m.artifactType === type)!;
       const manifest = JSON.parse((await blob(entry.digest)).toString());
       expect(manifest).toMatchObject({ mediaType: MANIFEST, artifactType: type, subject: { digest }, config: { mediaType: 'application/vnd.oci.empty.v1+json' } });
       expect((await blob(manifest.layers[0].digest)).toString()).toBe(await sbom(0, format));
     }
-    // skopeo still reads the image by its tag from the same layout.
-    const r = await run('skopeo', ['inspect', `oci:${ocis[0]}:test`]);
-    expect(JSON.parse(r.stdout).Digest).toBe(digest);
+    expect(layout.referrers).toHaveLength(2);
+    // skopeo reads the image without a tag, and with it, from the same layout; its layers are the image's.
+    const layers = JSON.parse(await readFile(join(ocis[0]!, 'blobs', 'sha256', digest.slice(7)), 'utf8')).layers.map((l: { digest: string }) => l.digest);
+    for (const name of [`oci:${ocis[0]}`, `oci:${ocis[0]}:test`]) {
+      const r = await run('skopeo', ['inspect', name]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).Layers).toEqual(layers);
+    }
 
     // A rebuild that changes the image replaces it and its referrers, in a copy of the layout.
     const stack = await copyFixtureStack(SBOM_STACK);
@@ -178,11 +185,9 @@ describe('megapak sbom', () => {
     const rebuilt = await megapakOk(['build', '--stack', stack, '--oci', oci], { env: env(0) });
     const newDigest = /image \S+ (sha256:[0-9a-f]{64})/.exec(rebuilt.stdout)![1]!;
     expect(newDigest).not.toBe(digest);
-    const after = JSON.parse(await readFile(join(oci, 'index.json'), 'utf8')) as { manifests: { digest: string; artifactType?: string }[] };
-    expect(after.manifests.filter((m) => !m.artifactType).map((m) => m.digest)).toEqual([newDigest]);
-    const subjects = await Promise.all(
-      after.manifests.filter((m) => m.artifactType).map(async (m) => JSON.parse(await readFile(join(oci, 'blobs', 'sha256', m.digest.slice(7)), 'utf8')).subject.digest),
-    );
+    const after = await layoutMembers(oci);
+    expect([after.entries, after.image.digest]).toEqual([1, newDigest]);
+    const subjects = await Promise.all(after.referrers.map(async (m) => JSON.parse(await readFile(join(oci, 'blobs', 'sha256', m.digest.slice(7)), 'utf8')).subject.digest));
     expect(subjects).toEqual([newDigest, newDigest]);
   });
 
@@ -273,7 +278,7 @@ describe('megapak sbom', () => {
       const r = await megapakOk(['push', '--stack', stacks[0]!, '--plain-http', `${host}/megapak/refuses:test`], { env: env(0) });
       expect(r.stdout).toContain(`pushed ${host}/megapak/refuses:test ${digest}`);
       expect(r.stderr.split('\n').filter((l) => l.startsWith('warning:'))).toEqual([
-        `warning: the image is pushed, but its SBOM was not attached: pushing the manifest to ${host}/megapak/refuses:${JSON.parse(await readFile(join(ocis[0]!, 'index.json'), 'utf8')).manifests[1].digest}: HTTP 400 (MANIFEST_INVALID: manifest invalid: artifacts are not accepted here)`,
+        `warning: the image is pushed, but its SBOM was not attached: pushing the manifest to ${host}/megapak/refuses:${(await layoutMembers(ocis[0]!)).referrers[0]!.digest}: HTTP 400 (MANIFEST_INVALID: manifest invalid: artifacts are not accepted here)`,
       ]);
       expect(JSON.parse((await run('skopeo', ['inspect', '--tls-verify=false', `docker://${host}/megapak/refuses:test`])).stdout).Digest).toBe(digest);
     } finally {

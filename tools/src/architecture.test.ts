@@ -1,5 +1,5 @@
 // The folders of tools/src in the order data flows; a module may import only from its own
-// floor or below. This keeps the engine readable from the bottom up (README, "Layout").
+// floor or below. This keeps the engine readable from the bottom up (README, "The folder map").
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -63,8 +63,9 @@ describe('layout', () => {
     ).toEqual(FLOORS.flat().sort());
   });
 
-  it("the README's exit-code table is the CLI's", () => {
-    const table = [...README.matchAll(/^\| (\d+(?: \/ \d+)?) \| /gm)].flatMap((m) => m[1]!.split(' / ').map(Number));
+  it("docs/commands.md's exit-code table is the CLI's", () => {
+    const commands = readFileSync(join(SRC, '..', '..', 'docs', 'commands.md'), 'utf8');
+    const table = [...commands.matchAll(/^\| (\d+(?: \/ \d+)?) \| /gm)].flatMap((m) => m[1]!.split(' / ').map(Number));
     expect(table.sort()).toEqual([...new Set([...Object.values(EXIT_CODES), ...Object.values(EXIT_INTERRUPTED)])].sort());
   });
 

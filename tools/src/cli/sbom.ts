@@ -44,7 +44,7 @@ const failure = (err: unknown) => (err instanceof Error ? err.message : String(e
 /** `build`/`image`: the SBOMs into the OCI layout beside the image. A failure is one warning: the image stands. */
 export async function attachSbomToLayout(oci: string, stack: Stack, records: LayerRecord[], image: ImageParts, meta?: RootMeta[][]): Promise<void> {
   try {
-    await writeReferrersToLayout(oci, await referrersOf(await imageInventory(stack, records, image, meta), image));
+    await writeReferrersToLayout(oci, image.manifestDescriptor, await referrersOf(await imageInventory(stack, records, image, meta), image));
     console.log(`sbom: CycloneDX and SPDX attached to ${image.manifestDescriptor.digest} in the layout`);
   } catch (err) {
     console.error(`warning: the SBOM was not written to the layout: ${failure(err)}`);
