@@ -7,6 +7,7 @@ import { Validation, Spec } from '@cyclonedx/cyclonedx-library';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
@@ -17,6 +18,7 @@ import type { LayerRecord } from '../tools/src/model/vocabulary.ts';
 import { megapak, megapakOk, REPO, run } from './helpers/cli.ts';
 import { copyFixtureStack, layoutMembers, readRecords, tempDir } from './helpers/fixture.ts';
 import { startRegistry, type Registry } from './helpers/registry.ts';
+import { deleteSaltedPaths, saltedStack } from './helpers/stateless.ts';
 
 const SBOM_STACK = join(REPO, 'test', 'fixtures', 'sbom-stack');
 const INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -191,9 +193,41 @@ describe('megapak sbom', () => {
     expect(subjects).toEqual([newDigest, newDigest]);
   });
 
-  it('a store path absent from the store: listed from its record, marked unread, one warning line', async () => {
+  it('a fresh runner with the records but none of the store paths (a remote-cache hit, nothing substituted): the same SBOM, byte for byte', async () => {
+    // Store paths of its own (a salt), so they can be deleted from the shared store afterwards.
+    const { dir: built, salt } = await saltedStack(SBOM_STACK);
+    const e = { MEGAPAK_CACHE_DIR: await tempDir('sbom-fresh-a'), NIX_CONFIG: 'substituters =' };
+    await megapakOk(['build', '--stack', built, '--no-sbom'], { env: e });
+    const before: Record<string, string> = {};
+    for (const f of ['cyclonedx', 'spdx']) before[f] = (await megapakOk(['sbom', '--stack', built, '--format', f], { env: e })).stdout;
+    const python = (await readRecords(built)).find((r) => r.name === 'layer-02')!;
+    expect(python.empty ? undefined : python.pythonDists).toEqual({
+      [python.roots[0]!]: [
+        expect.objectContaining({ name: 'charset_normalizer', version: '3.4.0', license: 'MIT' }),
+        expect.objectContaining({ name: 'requests', version: '2.32.3', license: 'Apache-2.0' }),
+        expect.objectContaining({ name: 'zope.interface', version: '7.1', license: null, classifierLicenses: ['Zope Public License'] }),
+      ],
+    });
+    // Runner B: the stack's files and the layers' dist/ as Turborepo restores them, an empty
+    // blob store, and none of the shipped store paths (no binary cache had them).
+    const runner = await copyFixtureStack(built);
+    for (const l of ['01-base', '02-python']) await cp(join(built, 'layers', l, 'dist'), join(runner, 'layers', l, 'dist'), { recursive: true });
+    const shipped = (await readRecords(built)).flatMap((r) => r.paths.map((p) => p.path));
+    await deleteSaltedPaths(shipped, salt);
+    const eB = { MEGAPAK_CACHE_DIR: await tempDir('sbom-fresh-b'), NIX_CONFIG: 'substituters =' };
+    for (const f of ['cyclonedx', 'spdx']) {
+      const r = await megapakOk(['sbom', '--stack', runner, '--format', f], { env: eB });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(before[f]);
+    }
+    expect(before.cyclonedx).toContain('pkg:pypi/zope.interface@7.1');
+    expect(shipped.filter((p) => existsSync(p))).toEqual([]);
+  });
+
+  it('a store path absent from the store, in a record of an older megapak (no pythonDists): listed from its record, marked unread, one warning line', async () => {
     const file = join(stacks[1]!, 'layers', '02-python', 'dist', 'layer.json');
     const record = JSON.parse(await readFile(file, 'utf8'));
+    delete record.pythonDists;
     const gone = record.paths[0].path.replace(/\/[0-9a-z]{32}-/, '/00000000000000000000000000000000-');
     record.paths[0].path = gone;
     await writeFile(file, JSON.stringify(record));

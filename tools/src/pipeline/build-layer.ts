@@ -11,6 +11,7 @@ import { MegapakError } from '../util/errors.ts';
 import { annotateIoError } from '../util/io-error.ts';
 import { readRecord, removeRecord, writeRecord } from './layer-record.ts';
 import { ensureBlob, type BlobMakingOptions } from './ensure-blob.ts';
+import { withPythonDists } from './record-dists.ts';
 import { splitLayer } from './split-layer.ts';
 
 export interface LayerBuildOptions extends BlobMakingOptions {
@@ -94,6 +95,7 @@ export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerReco
       record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
       streamed = r.streamed;
     }
+    record = await withPythonDists(record, previous);
     await writeRecord(layer, record);
     return { record, streamed };
   } catch (err) {
