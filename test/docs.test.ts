@@ -99,19 +99,15 @@ describe('docs/commands.md', () => {
     const top = helpOf((await megapakOk(['--help'])).stdout);
     expect(top.commands.length).toBeGreaterThan(8);
     for (const o of top.options) expect(page, `megapak ${o}`).toContain(`\`megapak ${o}\``);
-    const missing: string[] = [];
-    const check = async (words: string[]) => {
+    /** What the page lacks for a command: its section, or options its --help prints (commands with subcommands: theirs). */
+    const missingFor = async (words: string[]): Promise<string[]> => {
       const help = helpOf((await megapakOk([...words, '--help'])).stdout);
-      if (help.commands.length) {
-        for (const sub of help.commands) await check([...words, sub]);
-        return;
-      }
+      if (help.commands.length) return (await Promise.all(help.commands.map((sub) => missingFor([...words, sub])))).flat();
       const section = sectionOf(words.join(' '));
-      if (!section) return void missing.push(`megapak ${words.join(' ')}: no section`);
-      for (const o of help.options.filter((o) => o !== '--help')) if (!section.includes(o)) missing.push(`megapak ${words.join(' ')} ${o}`);
+      if (!section) return [`megapak ${words.join(' ')}: no section`];
+      return help.options.filter((o) => o !== '--help' && !section.includes(o)).map((o) => `megapak ${words.join(' ')} ${o}`);
     };
-    for (const c of top.commands) await check([c]);
-    expect(missing).toEqual([]);
+    expect((await Promise.all(top.commands.map((c) => missingFor([c])))).flat()).toEqual([]);
   });
 
   it('the --help parser sees the options a section would have to name', async () => {
