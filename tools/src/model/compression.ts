@@ -84,5 +84,5 @@ export function parseCompression(value: string): Compression {
   throw new UsageError(`unknown compression '${value}': use one of ${COMPRESSIONS.join(', ')}`);
 }
 
-/** Who can pull zstd layers: told in `--help`, docs/pushing.md, and once on every zstd push. */
+/** Who can pull zstd layers: told in `--help`, the README, and once on every zstd push. */
 export const ZSTD_PULLERS = 'zstd layers pull with Docker ≥ 23 / containerd ≥ 1.5 and podman; Docker 20.10 fails ("archive/tar: invalid tar header"): use gzip for it';
