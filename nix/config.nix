@@ -16,6 +16,12 @@ in
     "CUDA_PATH=${cuda.cudatoolkit}"
     # nvidia-container-toolkit mounts the driver's libraries here.
     "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu:/usr/lib64"
+    # triton's wheel finds libcuda with `/sbin/ldconfig -p` (third_party/nvidia/backend/driver.py,
+    # libcuda_dirs), which the image does not have: the subprocess fails before its LD_LIBRARY_PATH
+    # fallback is reached. TRITON_LIBCUDA_PATH (knobs.nvidia.libcuda_path) is read first and returned
+    # as the one directory to link against: the first of the driver directories above. nixpkgs' own
+    # triton patches driver.py to its driver path instead (0002-nvidia-amd-driver-short-circuit-before-ldconfig.patch).
+    "TRITON_LIBCUDA_PATH=/usr/lib/x86_64-linux-gnu"
     "SSL_CERT_FILE=${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt"
   ];
 }

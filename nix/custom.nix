@@ -2,8 +2,11 @@
 # their pinned sources (nix/pins.json) against the megapak's own Python set `ps`.
 { ps, pins, cudaPackages }:
 let
-  # `removeDeps`: requirements nixpkgs has no distribution of under the name pip declares
-  # (opencv-python and opencv-contrib-python: nixpkgs' opencv4 ships no such dist-info).
+  # `removeDeps`: requirements the Python set does not satisfy under the name pip declares.
+  # opencv-python and opencv-contrib-python: nixpkgs does have an `opencv-python` (a metapackage
+  # over opencv4, whose dist-info says opencv-python), but the stack's OpenCV is python3Packages.opencv4
+  # (nix/pypi.nix maps all four pip flavours to it), and opencv4 ships no opencv-contrib-python
+  # dist-info; the requirement is dropped rather than a second OpenCV attribute pulled in.
   fromGit = name: { pname ? name, deps ? [ ], build ? [ ps.setuptools ], imports ? [ ], removeDeps ? [ ], relaxDeps ? [ ], sourceRoot ? null }:
     ps.buildPythonPackage ({
       inherit pname;
@@ -17,8 +20,18 @@ let
       pythonImportsCheck = imports;
       doCheck = false;
     } // (if sourceRoot == null then { } else { sourceRoot = "source/${sourceRoot}"; }));
+  # FHPythonUtils/BlendModes, which cozy-comfyui needs: nixpkgs' only stored expression of it is the
+  # 2023 release (python-modules/blendmodes at 8b0f043e); the mid-2026 tree (Swarsel/nixpkgs 4aa6836a)
+  # has no blendmodes and no alias, so its presence at the pin is unproven: built here from the same
+  # tag and hash nixpkgs used (nix/pins.json `blendmodes`).
+  blendmodes = fromGit "blendmodes" {
+    build = [ ps.poetry-core ];
+    deps = with ps; [ aenum deprecation numpy pillow ];
+    imports = [ "blendmodes" ];
+  };
 in
 {
+  inherit blendmodes;
   # openai/CLIP: the `clip` module many custom nodes import.
   clip = fromGit "clip" { deps = with ps; [ ftfy regex tqdm torch torchvision ]; imports = [ "clip" ]; };
   # smZNodes' prompt weighting. 2.3.1 is the last release for transformers 4 (2.4 wants 5);

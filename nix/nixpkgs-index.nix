@@ -20,8 +20,10 @@ let
       commit = rev;
       version = if builtins.isAttrs v then v.version or null else null;
     };
+  # The old entry's other fields (notes, `after`, what the stand-in models: passthru, brokenConditions)
+  # are kept; file, commit and version are the checkout's.
   look = set: names:
-    let found = builtins.mapAttrs (entry set) names; in {
+    let found = builtins.mapAttrs (n: e: let f = entry set n e; in if f == null then null else e // f) names; in {
       present = builtins.removeAttrs found (builtins.filter (n: found.${n} == null) (builtins.attrNames found));
       missing = builtins.filter (n: found.${n} == null) (builtins.attrNames found);
     };

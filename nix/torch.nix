@@ -11,12 +11,24 @@ let
   release = name: want: pin: extra:
     let old = pyprev.${name}; in
     if lib.versions.majorMinor old.version == lib.versions.majorMinor want then old
-    else old.overridePythonAttrs (_: { version = want; src = pins.src pin; } // extra);
+    else old.overridePythonAttrs (args: { version = want; src = pins.src pin; } // extra args);
+  # `args`: the expression's arguments to buildPythonPackage, as overridePythonAttrs hands them over.
+  cuda13Allowed = args:
+    let conds = builtins.removeAttrs (args.passthru.brokenConditions or { }) [ "Unsupported CUDA version" ]; in
+    lib.optionalAttrs (args ? passthru.brokenConditions) {
+      passthru = args.passthru // { brokenConditions = conds; };
+      meta = (args.meta or { }) // { broken = builtins.any (c: c) (builtins.attrValues conds); };
+    };
 in
 {
   # The 2.9.1 expression sets PYTORCH_BUILD_VERSION from its own `version` (a `rec`), which an
   # override does not reach: without this the wheel would call itself 2.9.1.
-  torch = release "torch" "2.10.0" "pytorch" { PYTORCH_BUILD_VERSION = "2.10.0"; };
-  torchvision = release "torchvision" "0.25.0" "torchvision" { };
-  torchaudio = release "torchaudio" "2.10.0" "torchaudio" { };
+  # It also marks itself broken for CUDA 13 (torch/source/default.nix at 6b516b42, brokenConditions
+  # "Unsupported CUDA version" unless cudaMajorVersion is 11 or 12), which is 2.9.1's limit, not
+  # 2.10.0's (PyTorch publishes cu130 builds of 2.10.0: nix/pins.json `torch-wheel`). meta.broken is
+  # computed from brokenConditions in that expression's own scope, so the override recomputes it from
+  # the passthru copy with that one condition left out; every other condition still counts.
+  torch = release "torch" "2.10.0" "pytorch" (args: { PYTORCH_BUILD_VERSION = "2.10.0"; } // cuda13Allowed args);
+  torchvision = release "torchvision" "0.25.0" "torchvision" (_: { });
+  torchaudio = release "torchaudio" "2.10.0" "torchaudio" (_: { });
 }

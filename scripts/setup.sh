@@ -10,6 +10,9 @@ need=()
 for pair in nix-build:nix-bin busybox:busybox-static skopeo:skopeo umoci:umoci zstd:zstd docker-registry:docker-registry chromium:chromium git:git openssl:openssl dockerd:docker.io podman:podman g++:g++ make:make python3:python3; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
+# Debian's python3: test/image-smoke.test.ts runs scripts/image-smoke.py with it and copies it into
+# a fixture image (an interpreter under /root, e.g. pyenv's, is unreadable to Nix's build users).
+[ -x /usr/bin/python3 ] || need+=(python3)
 # GNU time (not the shell keyword) measures peak memory in `pnpm bench`.
 [ -x /usr/bin/time ] || need+=(time)
 # The fixture stacks copy a *static* busybox into the Nix store (it must run inside a chroot).

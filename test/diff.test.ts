@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { megapakOk } from './helpers/cli.ts';
-import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
+import { copyFixtureStack, layoutMembers, readRecords, tempDir } from './helpers/fixture.ts';
 import { startRegistry, type Registry } from './helpers/registry.ts';
 
 interface Manifest {
@@ -15,8 +15,7 @@ interface Manifest {
 
 async function ociImage(dir: string): Promise<{ manifest: Manifest; diffIds: string[] }> {
   const blob = async (d: string) => JSON.parse(await readFile(join(dir, 'blobs', 'sha256', d.slice(7)), 'utf8'));
-  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
-  const manifest: Manifest = await blob(index.manifests[0].digest);
+  const manifest: Manifest = await blob((await layoutMembers(dir)).image.digest);
   return { manifest, diffIds: (await blob(manifest.config.digest)).rootfs.diff_ids };
 }
 

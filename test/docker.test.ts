@@ -1,14 +1,14 @@
 // Real clients: megapak load into a Docker daemon, push → docker pull / podman pull, and
 // docker load's own errors. The daemon is Debian's dockerd (started here when none answers).
 import { once } from 'node:events';
-import { readFile, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobChecks } from '../tools/src/layer/blob-check.ts';
 import { megapak, megapakOk, run } from './helpers/cli.ts';
 import { startDocker, startPodman, type Docker, type Podman } from './helpers/docker.ts';
-import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
+import { copyFixtureStack, layoutMembers, readRecords, tempDir } from './helpers/fixture.ts';
 import { startRegistry, type Registry } from './helpers/registry.ts';
 import { recordBlobs } from '../tools/src/model/vocabulary.ts';
 
@@ -64,13 +64,64 @@ describe('real Docker daemon and podman', () => {
     await megapakOk(['build', '--stack', stack, '--oci', oci], { env: env() });
     const r = await megapakOk(['load', '--stack', stack], { env: env() });
     expect(r.stdout.trim()).toBe(`Loaded image: ${ref}`);
-    const index = JSON.parse(await readFile(join(oci, 'index.json'), 'utf8'));
-    const manifest = JSON.parse(await readFile(join(oci, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+    const manifest = JSON.parse(await readFile(join(oci, 'blobs', 'sha256', (await layoutMembers(oci)).image.digest.slice(7)), 'utf8'));
     expect((await docker.docker(['image', 'inspect', '--format', '{{.Id}}', ref])).stdout.trim()).toBe(manifest.config.digest);
     const ran = await docker.docker(['run', '--rm', '--network', 'none', ref]);
     expect(ran.stderr).toBe('');
     expect(ran.stdout.trim()).toBe(GREETING);
     await docker.docker(['rmi', ref]);
+  });
+
+  it('the OCI layout with its SBOM referrers: podman pulls it without a tag and the entrypoint runs; docker loads the docker-archive', async () => {
+    // podman names the pulled image after the layout's path, which must be lowercase.
+    const out = (await tempDir('layout-readers')).toLowerCase();
+    await mkdir(out, { recursive: true });
+    const oci = join(out, 'oci');
+    const built = await megapakOk(['build', '--stack', stack, '--oci', oci, '--docker-archive', join(out, 'image.tar')], { env: env() });
+    const { image, referrers } = await layoutMembers(oci);
+    expect(referrers.map((r) => r.artifactType)).toEqual(['application/vnd.cyclonedx+json', 'application/spdx+json']);
+    expect(built.stdout).toContain(image.digest);
+    const configDigest = JSON.parse(await readFile(join(oci, 'blobs', 'sha256', image.digest.slice(7)), 'utf8')).config.digest as string;
+
+    const pull = await podman.podman(['pull', `oci:${oci}`]);
+    expect(pull.code, pull.stderr).toBe(0);
+    expect(pull.stdout.trim().split('\n').at(-1)).toBe(configDigest.slice(7));
+    const mount = await podman.podman(['image', 'mount', configDigest.slice(7)]);
+    expect(mount.code, mount.stderr).toBe(0);
+    const config = JSON.parse(await readFile(join(oci, 'blobs', 'sha256', configDigest.slice(7)), 'utf8'));
+    expect((await run('chroot', [mount.stdout.trim(), ...config.config.Entrypoint])).stdout.trim()).toBe(GREETING);
+    await podman.podman(['image', 'unmount', configDigest.slice(7)]);
+
+    const ref = `megapak-fixture:${tag}`;
+    images.push(ref);
+    const loaded = await docker.docker(['load', '-i', join(out, 'image.tar')]);
+    expect(loaded.code, loaded.stderr).toBe(0);
+    expect(loaded.stdout).toContain(`Loaded image: ${ref}`);
+    expect((await docker.docker(['image', 'inspect', '--format', '{{.Id}}', ref])).stdout.trim()).toBe(configDigest);
+    expect((await docker.docker(['run', '--rm', '--network', 'none', ref])).stdout.trim()).toBe(GREETING);
+    await docker.docker(['rmi', ref]);
+  });
+
+  it('load --no-build: current records load without a build; a stale one is named in one line and nothing reaches docker', async () => {
+    const ref = `megapak-fixture:${tag}`;
+    images.push(ref);
+    await megapakOk(['build', '--stack', stack], { env: env() });
+    const ok = await megapakOk(['load', '--stack', stack, '--no-build'], { env: env() });
+    expect(ok.stdout.trim()).toBe(`Loaded image: ${ref}`);
+    expect(ok.stderr).not.toMatch(/streaming|stale/);
+    await docker.docker(['rmi', ref]);
+
+    const edited = await copyFixtureStack(stack);
+    await cp(join(stack, 'layers'), join(edited, 'layers'), { recursive: true });
+    await appendFile(join(edited, 'layers', '09-pak5', 'pak5.txt'), '\npillow\n');
+    const before = await readFile(join(edited, 'layers', '09-pak5', 'dist', 'layer.json'), 'utf8');
+    const r = await megapak(['load', '--stack', edited, '--no-build'], { env: env() });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'megapak: stale layer records (--no-build): layer-09 (roots changed: layer.nix or nix/); run megapak build, or leave out --no-build',
+    ]);
+    expect(await readFile(join(edited, 'layers', '09-pak5', 'dist', 'layer.json'), 'utf8')).toBe(before);
+    expect((await docker.docker(['image', 'inspect', ref])).code).not.toBe(0);
   });
 
   it('push (gzip) → docker pull downloads every layer → docker run works; the image ID is the config digest', async () => {

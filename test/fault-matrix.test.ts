@@ -1,4 +1,4 @@
-// The README's "What survives what", registry and process rows: a fault-injecting loopback
+// docs/blob-store.md's "What survives what", registry and process rows: a fault-injecting loopback
 // proxy in front of docker-registry (5xx, resets part-way through an upload, stalls), and
 // SIGKILL in the middle of a build and of a push. Each: the exit code, the one line, and a
 // re-run that gives the clean build's digests.

@@ -113,9 +113,15 @@ describe('the heavy CUDA packages: wheels or source', () => {
 
   it("every wheel's CUDA libraries are layer 02's roots, and the check fails when one would come from elsewhere", async () => {
     const ok = await cudaFromElsewhere();
-    expect(ok.map((w) => w.name)).toEqual(['python3.14t-torch-2.10.0', 'python3.14t-torchaudio-2.10.0', 'python3.14t-torchvision-0.25.0', 'python3.14t-triton-3.6.0']);
-    const torch = ok[0]!;
-    expect(torch.cudaLibs).toEqual(expect.arrayContaining(['cuda-cudnn', 'cuda-nccl', 'cuda-libcusparse_lt', 'cuda-libcufile', 'cuda-libnvshmem', 'cuda-libcublas']));
+    expect(ok.map((w) => w.name)).toEqual([
+      'python3.14t-cuda-bindings-13.0.3',
+      'python3.14t-torch-2.10.0',
+      'python3.14t-torchaudio-2.10.0',
+      'python3.14t-torchvision-0.25.0',
+      'python3.14t-triton-3.6.0',
+    ]);
+    const torch = ok[1]!;
+    expect(torch.cudaLibs).toEqual(expect.arrayContaining(['cuda-cudnn-9.20.0.48', 'cuda-nccl', 'cuda-libcusparse_lt', 'cuda-libcufile', 'cuda-libnvshmem', 'cuda-libcublas']));
     for (const w of ok) {
       expect(w.outside, w.name).toEqual([]);
       expect(w.pipCuda, w.name).toEqual([]);
@@ -129,14 +135,14 @@ describe('the heavy CUDA packages: wheels or source', () => {
       'buildInputs = cudaLibs ++ systemLibs ++ [ (fetchurl { url = "https://developer.download.nvidia.com/compute/cudnn/redist/cudnn/linux-x86_64/cudnn-linux-x86_64-9.13.0.50_cuda13-archive.tar.xz"; hash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; }) ];',
     );
     const own = await cudaFromElsewhere({ standIn: a.standIn, index: a.index, root: a.dir });
-    expect(own[0]!.outside).toEqual(['cudnn-linux-x86_64-9.13.0.50_cuda13-archive.tar.xz']);
+    expect(own[1]!.outside).toEqual(['cudnn-linux-x86_64-9.13.0.50_cuda13-archive.tar.xz']);
 
     // Layer 02 no longer rooting NCCL: the wheel's NCCL would ship in layer 06.
     const b = await copyRealStack();
     const l02 = LAYER(b.dir, '02-cuda');
     await replaceIn(l02, 'builtins.filter (l: l != cudnn)', 'builtins.filter (l: l != cudnn && l.name != "cuda-nccl")');
     const missing = await cudaFromElsewhere({ standIn: b.standIn, index: b.index, root: b.dir });
-    expect(missing[0]!.outside).toEqual(['cuda-nccl']);
+    expect(missing[1]!.outside).toEqual(['cuda-nccl']);
 
     // NVIDIA's pip wheel as a Python dependency instead of the library: found.
     const c = await copyRealStack();
@@ -145,7 +151,7 @@ describe('the heavy CUDA packages: wheels or source', () => {
     await writeFile(c.index, JSON.stringify(idx));
     await replaceIn(join(c.dir, 'nix', 'wheels.nix'), 'deps = with pyfinal; [ cuda-bindings', 'deps = with pyfinal; [ pyfinal."nvidia-cudnn-cu13" cuda-bindings');
     const pip = await cudaFromElsewhere({ standIn: c.standIn, index: c.index, root: c.dir });
-    expect(pip[0]!.pipCuda).toEqual(['python3.14t-nvidia-cudnn-cu13']);
+    expect(pip[1]!.pipCuda).toEqual(['python3.14t-nvidia-cudnn-cu13']);
   });
 
   it("the torch wheel's installed METADATA drops the nvidia-* requirements and loosens the pins of cuda-bindings and setuptools", async () => {

@@ -1,10 +1,11 @@
 // megapak push when the registry dies: mid-upload kill, restart, rerun; and a restart within the retry budget.
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LayerRecord } from '../tools/src/model/vocabulary.ts';
 import { megapakOk, REPO, run, type RunResult } from './helpers/cli.ts';
-import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
+import { copyFixtureStack, layoutMembers, readRecords, tempDir } from './helpers/fixture.ts';
 import { startRegistry, type Registry } from './helpers/registry.ts';
 
 const BIG_MIB = '160'; // one 160 MiB blob: several chunked PATCHes
@@ -80,7 +81,7 @@ describe('push when the registry fails', () => {
 
     const again = await startRegistry({ storage, port: reg.opts.port });
     live.push(again);
-    const manifest = JSON.parse((await run('skopeo', ['inspect', '--raw', `oci:${join(cache, 'oci')}:test`])).stdout);
+    const manifest = JSON.parse(await readFile(join(cache, 'oci', 'blobs', 'sha256', (await layoutMembers(join(cache, 'oci'))).image.digest.slice(7)), 'utf8'));
     const all = [...records.map((r) => r.digest!), manifest.config.digest as string];
     const missing: string[] = [];
     for (const d of all) {

@@ -7,6 +7,7 @@ import { Validation, Spec } from '@cyclonedx/cyclonedx-library';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
@@ -15,8 +16,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LayerRecord } from '../tools/src/model/vocabulary.ts';
 import { megapak, megapakOk, REPO, run } from './helpers/cli.ts';
-import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
+import { copyFixtureStack, layoutMembers, readRecords, tempDir } from './helpers/fixture.ts';
 import { startRegistry, type Registry } from './helpers/registry.ts';
+import { deleteSaltedPaths, saltedStack } from './helpers/stateless.ts';
 
 const SBOM_STACK = join(REPO, 'test', 'fixtures', 'sbom-stack');
 const INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -154,21 +156,28 @@ describe('megapak sbom', () => {
     expect(pkgs.filter((p) => p.SPDXID.startsWith('SPDXRef-nix-'))).toHaveLength(records.reduce((n, r) => n + r.paths.length, 0));
   });
 
-  it('the OCI layout holds both as referrers of the image manifest', async () => {
-    const index = JSON.parse(await readFile(join(ocis[0]!, 'index.json'), 'utf8')) as { manifests: { digest: string; artifactType?: string }[] };
+  it('the OCI layout holds both as referrers of the image manifest, and tag-less readers still find the image', async () => {
+    const layout = await layoutMembers(ocis[0]!);
+    expect(layout.entries).toBe(1);
+    expect(layout.image).toMatchObject({ digest, platform: { architecture: 'amd64', os: 'linux' } });
     const blob = (d: string) => readFile(join(ocis[0]!, 'blobs', 'sha256', d.slice(7)));
     for (const [type, format] of [
       ['application/vnd.cyclonedx+json', 'cyclonedx'],
       ['application/spdx+json', 'spdx'],
     ] as const) {
-      const entry = index.manifests.find((m) => m.artifactType === type)!;
+      const entry = layout.referrers.find((m) => m.artifactType === type)!;
       const manifest = JSON.parse((await blob(entry.digest)).toString());
       expect(manifest).toMatchObject({ mediaType: MANIFEST, artifactType: type, subject: { digest }, config: { mediaType: 'application/vnd.oci.empty.v1+json' } });
       expect((await blob(manifest.layers[0].digest)).toString()).toBe(await sbom(0, format));
     }
-    // skopeo still reads the image by its tag from the same layout.
-    const r = await run('skopeo', ['inspect', `oci:${ocis[0]}:test`]);
-    expect(JSON.parse(r.stdout).Digest).toBe(digest);
+    expect(layout.referrers).toHaveLength(2);
+    // skopeo reads the image without a tag, and with it, from the same layout; its layers are the image's.
+    const layers = JSON.parse(await readFile(join(ocis[0]!, 'blobs', 'sha256', digest.slice(7)), 'utf8')).layers.map((l: { digest: string }) => l.digest);
+    for (const name of [`oci:${ocis[0]}`, `oci:${ocis[0]}:test`]) {
+      const r = await run('skopeo', ['inspect', name]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).Layers).toEqual(layers);
+    }
 
     // A rebuild that changes the image replaces it and its referrers, in a copy of the layout.
     const stack = await copyFixtureStack(SBOM_STACK);
@@ -178,17 +187,47 @@ describe('megapak sbom', () => {
     const rebuilt = await megapakOk(['build', '--stack', stack, '--oci', oci], { env: env(0) });
     const newDigest = /image \S+ (sha256:[0-9a-f]{64})/.exec(rebuilt.stdout)![1]!;
     expect(newDigest).not.toBe(digest);
-    const after = JSON.parse(await readFile(join(oci, 'index.json'), 'utf8')) as { manifests: { digest: string; artifactType?: string }[] };
-    expect(after.manifests.filter((m) => !m.artifactType).map((m) => m.digest)).toEqual([newDigest]);
-    const subjects = await Promise.all(
-      after.manifests.filter((m) => m.artifactType).map(async (m) => JSON.parse(await readFile(join(oci, 'blobs', 'sha256', m.digest.slice(7)), 'utf8')).subject.digest),
-    );
+    const after = await layoutMembers(oci);
+    expect([after.entries, after.image.digest]).toEqual([1, newDigest]);
+    const subjects = await Promise.all(after.referrers.map(async (m) => JSON.parse(await readFile(join(oci, 'blobs', 'sha256', m.digest.slice(7)), 'utf8')).subject.digest));
     expect(subjects).toEqual([newDigest, newDigest]);
   });
 
-  it('a store path absent from the store: listed from its record, marked unread, one warning line', async () => {
+  it('a fresh runner with the records but none of the store paths (a remote-cache hit, nothing substituted): the same SBOM, byte for byte', async () => {
+    // Store paths of its own (a salt), so they can be deleted from the shared store afterwards.
+    const { dir: built, salt } = await saltedStack(SBOM_STACK);
+    const e = { MEGAPAK_CACHE_DIR: await tempDir('sbom-fresh-a'), NIX_CONFIG: 'substituters =' };
+    await megapakOk(['build', '--stack', built, '--no-sbom'], { env: e });
+    const before: Record<string, string> = {};
+    for (const f of ['cyclonedx', 'spdx']) before[f] = (await megapakOk(['sbom', '--stack', built, '--format', f], { env: e })).stdout;
+    const python = (await readRecords(built)).find((r) => r.name === 'layer-02')!;
+    expect(python.empty ? undefined : python.pythonDists).toEqual({
+      [python.roots[0]!]: [
+        expect.objectContaining({ name: 'charset_normalizer', version: '3.4.0', license: 'MIT' }),
+        expect.objectContaining({ name: 'requests', version: '2.32.3', license: 'Apache-2.0' }),
+        expect.objectContaining({ name: 'zope.interface', version: '7.1', license: null, classifierLicenses: ['Zope Public License'] }),
+      ],
+    });
+    // Runner B: the stack's files and the layers' dist/ as Turborepo restores them, an empty
+    // blob store, and none of the shipped store paths (no binary cache had them).
+    const runner = await copyFixtureStack(built);
+    for (const l of ['01-base', '02-python']) await cp(join(built, 'layers', l, 'dist'), join(runner, 'layers', l, 'dist'), { recursive: true });
+    const shipped = (await readRecords(built)).flatMap((r) => r.paths.map((p) => p.path));
+    await deleteSaltedPaths(shipped, salt);
+    const eB = { MEGAPAK_CACHE_DIR: await tempDir('sbom-fresh-b'), NIX_CONFIG: 'substituters =' };
+    for (const f of ['cyclonedx', 'spdx']) {
+      const r = await megapakOk(['sbom', '--stack', runner, '--format', f], { env: eB });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(before[f]);
+    }
+    expect(before.cyclonedx).toContain('pkg:pypi/zope.interface@7.1');
+    expect(shipped.filter((p) => existsSync(p))).toEqual([]);
+  });
+
+  it('a store path absent from the store, in a record of an older megapak (no pythonDists): listed from its record, marked unread, one warning line', async () => {
     const file = join(stacks[1]!, 'layers', '02-python', 'dist', 'layer.json');
     const record = JSON.parse(await readFile(file, 'utf8'));
+    delete record.pythonDists;
     const gone = record.paths[0].path.replace(/\/[0-9a-z]{32}-/, '/00000000000000000000000000000000-');
     record.paths[0].path = gone;
     await writeFile(file, JSON.stringify(record));
@@ -273,7 +312,7 @@ describe('megapak sbom', () => {
       const r = await megapakOk(['push', '--stack', stacks[0]!, '--plain-http', `${host}/megapak/refuses:test`], { env: env(0) });
       expect(r.stdout).toContain(`pushed ${host}/megapak/refuses:test ${digest}`);
       expect(r.stderr.split('\n').filter((l) => l.startsWith('warning:'))).toEqual([
-        `warning: the image is pushed, but its SBOM was not attached: pushing the manifest to ${host}/megapak/refuses:${JSON.parse(await readFile(join(ocis[0]!, 'index.json'), 'utf8')).manifests[1].digest}: HTTP 400 (MANIFEST_INVALID: manifest invalid: artifacts are not accepted here)`,
+        `warning: the image is pushed, but its SBOM was not attached: pushing the manifest to ${host}/megapak/refuses:${(await layoutMembers(ocis[0]!)).referrers[0]!.digest}: HTTP 400 (MANIFEST_INVALID: manifest invalid: artifacts are not accepted here)`,
       ]);
       expect(JSON.parse((await run('skopeo', ['inspect', '--tls-verify=false', `docker://${host}/megapak/refuses:test`])).stdout).Digest).toBe(digest);
     } finally {

@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { megapakOk, run } from './helpers/cli.ts';
-import { copyFixtureStack, readRecords, tempDir } from './helpers/fixture.ts';
+import { copyFixtureStack, layoutMembers, readRecords, tempDir } from './helpers/fixture.ts';
 import { tarHeaders, type Header } from './helpers/tar.ts';
 import { isSplit, recordBlobs, type LayerRecord, type SplitLayerRecord } from '../tools/src/model/vocabulary.ts';
 
@@ -107,8 +107,7 @@ describe('a stack with maxLayerSize', () => {
 
   it('history, annotations, report and why speak of the logical layer and its parts', async () => {
     const oci = join(stack, 'out', 'oci');
-    const index = JSON.parse(await readFile(join(oci, 'index.json'), 'utf8'));
-    const manifest = JSON.parse(await readFile(join(oci, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+    const manifest = JSON.parse(await readFile(join(oci, 'blobs', 'sha256', (await layoutMembers(oci)).image.digest.slice(7)), 'utf8'));
     const config = JSON.parse(await readFile(join(oci, 'blobs', 'sha256', manifest.config.digest.slice(7)), 'utf8'));
     const l7 = layer07(records);
     const n = l7.parts.length;

@@ -69,6 +69,7 @@ describe('a fresh CI runner pushing with the layer records from a Turborepo remo
   let envB: NodeJS.ProcessEnv;
   let recordsA: LayerRecord[];
   let manifestA: string;
+  let sbomA: string;
   let ref: string;
   const pathsToClean = new Set<string>();
 
@@ -85,6 +86,7 @@ describe('a fresh CI runner pushing with the layer records from a Turborepo remo
     expect(LAYERS.map((l) => a.tasks.get(l)!.cache.status)).toEqual(LAYERS.map(() => 'MISS'));
     manifestA = digestOf((await megapakOk(['push', '--no-sbom', '--stack', wsA, '--plain-http', ref], { env: envA })).stdout);
     recordsA = await readRecords(wsA);
+    sbomA = (await megapakOk(['sbom', '--stack', wsA], { env: envA })).stdout;
     for (const p of await shippedPaths(wsA)) pathsToClean.add(p);
 
     nixCache = join(await tempDir('nix-cache'), 'cache');
@@ -115,6 +117,13 @@ describe('a fresh CI runner pushing with the layer records from a Turborepo remo
     expect(reqs.filter((q) => q.method !== 'HEAD' && q.method !== 'GET' && !(q.method === 'PUT' && q.path.includes('/manifests/')) && !blobUploads(reqs).includes(q))).toEqual([]);
     expect(reqs.filter((q) => q.method === 'HEAD' && q.path.includes('/blobs/sha256:'))).toHaveLength(13);
     expect(await blobFiles(envB.MEGAPAK_CACHE_DIR!)).toEqual([]);
+    expect([...pathsToClean].filter((p) => existsSync(p))).toEqual([]);
+  });
+
+  it('the SBOM from the restored records, none of the store paths here, is the one machine A made', async () => {
+    const r = await megapakOk(['sbom', '--stack', wsB], { env: envB });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(sbomA);
     expect([...pathsToClean].filter((p) => existsSync(p))).toEqual([]);
   });
 

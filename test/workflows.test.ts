@@ -200,4 +200,30 @@ describe('GitHub Actions workflows', () => {
     const login = steps.findIndex((s) => s.uses?.startsWith('docker/login-action@'));
     expect([push < pushed, pushed < login, login < sign, installer < sign]).toEqual([true, true, true, true]);
   });
+  it('both workflows smoke-test the image with scripts/image-smoke.sh: image.yml after the chain and the push, before signing; pull requests when nothing needs building', () => {
+    type S = { id?: string; uses?: string; run?: string; env?: Record<string, string> };
+    const steps = parseYaml(load('image.yml')).jobs.image.steps as S[];
+    const at = (f: (s: S) => boolean) => steps.findIndex(f);
+    const push = at((s) => !!s.run?.includes('megapak push'));
+    const pushed = at((s) => s.id === 'pushed');
+    const login = at((s) => !!s.uses?.startsWith('docker/login-action@'));
+    const smoke = at((s) => !!s.run?.includes('bash scripts/image-smoke.sh'));
+    const sign = at((s) => !!s.run?.includes('cosign sign'));
+    expect(smoke).toBeGreaterThan(-1);
+    expect([push < smoke, pushed < smoke, login < smoke, smoke < sign]).toEqual([true, true, true, true]);
+    expect(steps[smoke]!.run).toContain('bash scripts/image-smoke.sh "$IMAGE@$DIGEST"');
+    expect(steps[smoke]!.run).toMatch(/exit "\$status"/);
+    expect(steps[smoke]!.env).toEqual({ IMAGE: '${{ steps.pushed.outputs.image }}', DIGEST: '${{ steps.pushed.outputs.digest }}' });
+    const pr = parseYaml(load('pull-request.yml')).jobs['evaluate-real-stack'].steps as S[];
+    const plan = pr.findIndex((s) => s.run?.includes('pnpm megapak plan --markdown'));
+    const prSmoke = pr.findIndex((s) => s.run?.includes('bash scripts/image-smoke.sh'));
+    expect(prSmoke).toBeGreaterThan(plan);
+    const run = pr[prSmoke]!.run!;
+    expect(run).toContain('pnpm -s megapak plan --json > plan.json');
+    expect(run).toContain("jq -e 'all(.layers[]; (.build | length) == 0)' plan.json");
+    expect(run.indexOf('pnpm megapak load')).toBeLessThan(run.indexOf('bash scripts/image-smoke.sh'));
+    // The tag it loads and smoke-tests is the stack's own (stack.json).
+    const stack = JSON.parse(readFileSync(join(REPO, 'stack.json'), 'utf8'));
+    expect(run).toContain(`bash scripts/image-smoke.sh ${stack.name}:${stack.tag}`);
+  });
 });

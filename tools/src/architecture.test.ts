@@ -1,5 +1,5 @@
 // The folders of tools/src in the order data flows; a module may import only from its own
-// floor or below. This keeps the engine readable from the bottom up (README, "Layout").
+// floor or below. This keeps the engine readable from the bottom up (README, "The folder map").
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,7 +34,48 @@ export function importsOf(file: string): string[] {
   return [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^'"]*from '(\.[^']+)'/gm)].map((m) => join(file, '..', m[1]!));
 }
 
+/** Every import cycle of a module graph, each once, as the path from its first module back to it (depth-first search). */
+export function cyclesOf(graph: Map<string, string[]>): string[][] {
+  const cycles: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (m: string) => {
+    state.set(m, 'open');
+    stack.push(m);
+    for (const to of graph.get(m) ?? []) {
+      if (state.get(to) === 'open') cycles.push([...stack.slice(stack.indexOf(to)), to]);
+      else if (!state.has(to)) visit(to);
+    }
+    stack.pop();
+    state.set(m, 'done');
+  };
+  for (const m of [...graph.keys()].sort()) if (!state.has(m)) visit(m);
+  return cycles;
+}
+
 describe('layout', () => {
+  it('no import cycles: arrows run one way inside a floor too', () => {
+    const graph = new Map([...modules(SRC)].map((f) => [relative(SRC, f), importsOf(f).map((t) => relative(SRC, t))]));
+    expect(graph.size).toBeGreaterThan(50);
+    expect(cyclesOf(graph).map((c) => c.join(' -> '))).toEqual([]);
+  });
+
+  it('the cycle check finds a cycle (two modules importing each other, and a longer ring)', () => {
+    const graph = new Map([
+      ['pipeline/build-layer.ts', ['pipeline/split-layer.ts', 'util/errors.ts']],
+      ['pipeline/split-layer.ts', ['pipeline/build-layer.ts']],
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['c.ts']],
+      ['c.ts', ['a.ts']],
+      ['util/errors.ts', []],
+    ]);
+    expect(cyclesOf(graph)).toEqual([
+      ['a.ts', 'b.ts', 'c.ts', 'a.ts'],
+      ['pipeline/build-layer.ts', 'pipeline/split-layer.ts', 'pipeline/build-layer.ts'],
+    ]);
+    expect(cyclesOf(new Map([...graph].filter(([m]) => m.includes('/'))).set('pipeline/split-layer.ts', []))).toEqual([]);
+  });
+
   it('every folder has a floor, and no module imports from a floor above its own', () => {
     const upward: string[] = [];
     for (const file of modules(SRC)) {
@@ -63,8 +104,9 @@ describe('layout', () => {
     ).toEqual(FLOORS.flat().sort());
   });
 
-  it("the README's exit-code table is the CLI's", () => {
-    const table = [...README.matchAll(/^\| (\d+(?: \/ \d+)?) \| /gm)].flatMap((m) => m[1]!.split(' / ').map(Number));
+  it("docs/commands.md's exit-code table is the CLI's", () => {
+    const commands = readFileSync(join(SRC, '..', '..', 'docs', 'commands.md'), 'utf8');
+    const table = [...commands.matchAll(/^\| (\d+(?: \/ \d+)?) \| /gm)].flatMap((m) => m[1]!.split(' / ').map(Number));
     expect(table.sort()).toEqual([...new Set([...Object.values(EXIT_CODES), ...Object.values(EXIT_INTERRUPTED)])].sort());
   });
 

@@ -3,7 +3,7 @@ import { MegapakError, type ErrorKind } from '../util/errors.ts';
 import { ioErrorLine } from '../util/io-error.ts';
 import { removeLiveTemps } from '../util/temp-files.ts';
 
-/** The one place error kinds become exit codes (README, "Exit codes"). */
+/** The one place error kinds become exit codes (docs/commands.md, "Exit codes"). */
 export const EXIT_CODES: Record<ErrorKind | 'ok', number> = { ok: 0, failed: 1, usage: 2, 'missing-tool': 2 };
 export const EXIT_INTERRUPTED = { SIGINT: 130, SIGTERM: 143 } as const;
 

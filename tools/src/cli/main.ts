@@ -35,6 +35,7 @@ import { allRecords, builtImage, builtRecords, reportFor, setup } from './common
 import { collect, positiveInt } from './options.ts';
 import { cacheDir, compressionAsked, compressionFrom, gzipWorkersFrom, pushTuning } from './settings.ts';
 import { MAX_GZIP_WORKERS } from '../util/parallel-gzip.ts';
+import toolsPackage from '../../package.json' with { type: 'json' };
 
 const stackOption = (dflt = 'the repository root') => new Option('--stack <dir>', `the stack folder: nix/pkgs.nix and layers/NN-name/layer.nix (default: ${dflt})`);
 const compressionOption = () => new Option('--compression <kind>', 'layer blob compression (default: $MEGAPAK_COMPRESSION, else gzip)').choices(COMPRESSIONS);
@@ -65,6 +66,7 @@ async function writeOutputs(
 
 const program = new Command('megapak')
   .description('Build a container image as Nix-closure layers in which every store path ships exactly once.')
+  .version(toolsPackage.version, '-V, --version', "print megapak's version (the @megapak/tools package's)")
   // Usage errors are one line, like every other error; `--help` has the rest.
   .configureOutput({ outputError: (str, write) => write(`megapak: ${str.replace(/^error: /, '')}`) })
   .exitOverride()
@@ -259,7 +261,7 @@ program
   .command('report')
   .description('per layer: store paths, bytes, blob sizes, digests, biggest paths, and the saving over a repeating layering')
   .addOption(stackOption())
-  .option('--json', 'print the report as JSON (shape documented in the README)')
+  .option('--json', 'print the report as JSON (shape in docs/commands.md)')
   .option('--html <file>', 'write a self-contained HTML page with a treemap and the table')
   .option('--top <n>', 'biggest paths listed per layer', (v) => positiveInt('--top', v), 10)
   .action(async (o: { stack?: string; json?: boolean; html?: string; top: number }) => {

@@ -44,7 +44,7 @@ const failure = (err: unknown) => (err instanceof Error ? err.message : String(e
 /** `build`/`image`: the SBOMs into the OCI layout beside the image. A failure is one warning: the image stands. */
 export async function attachSbomToLayout(oci: string, stack: Stack, records: LayerRecord[], image: ImageParts, meta?: RootMeta[][]): Promise<void> {
   try {
-    await writeReferrersToLayout(oci, await referrersOf(await imageInventory(stack, records, image, meta), image));
+    await writeReferrersToLayout(oci, image.manifestDescriptor, await referrersOf(await imageInventory(stack, records, image, meta), image));
     console.log(`sbom: CycloneDX and SPDX attached to ${image.manifestDescriptor.digest} in the layout`);
   } catch (err) {
     console.error(`warning: the SBOM was not written to the layout: ${failure(err)}`);
@@ -89,11 +89,13 @@ Reads the layers' dist/layer.json (build first: megapak build) and, for the laye
 nixpkgs meta (licence, homepage, unfree) by one Nix evaluation. One component per shipped store
 path: name and version as builtins.parseDrvName splits them, the NAR hash (SHA-256, hex), the
 layer that ships it, its references as dependencies; each Python distribution found in a store
-path (lib/python*/site-packages/*.dist-info/METADATA) as pkg:pypi/<name>@<version> inside it.
-Same image, same bytes: the serial number comes from the image digest, the time from its created.
+path (lib/python*/site-packages/*.dist-info/METADATA) as pkg:pypi/<name>@<version> inside it,
+as the layer's record keeps them from its build (pythonDists): a runner with the records and none
+of the store paths makes the same SBOM. Same image, same bytes: the serial number comes from the
+image digest, the time from its created.
 
-A store path absent from this machine's store (records restored from a cache, paths not) is
-still listed from its record, but its contents are not read: the component says so
+In a record of an older megapak (no pythonDists) a store path absent from this machine's store
+is still listed, but its contents are not read: the component says so
 (megapak:contents; SPDX: the package comment), the document counts such paths
 (megapak:unread_store_paths; SPDX: creationInfo.comment), and one warning line names the first;
 push does not add such an SBOM beside one of the same format the image already has.

@@ -1,5 +1,5 @@
 // Hand-written ustar/PAX header encoding: the layer tar's bytes are the product's contract
-// (README, "Layer tars"; a change needs a TAR_FORMAT bump in content-key.ts), and a tar library's choices (PAX header naming, when it
+// (docs/stack.md, "Layer tars"; a change needs a TAR_FORMAT bump in content-key.ts), and a tar library's choices (PAX header naming, when it
 // switches to PAX, GNU extensions) would tie every published digest to that library's version.
 
 export type EntryType = 'file' | 'dir' | 'symlink';

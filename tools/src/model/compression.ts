@@ -108,5 +108,5 @@ export function parseCompression(value: string): Compression {
 /** Whether blobs of `c` are zstd streams (which Docker 20.10 cannot pull). */
 export const isZstd = (c: Compression): boolean => COMPRESSION[c].mediaType.endsWith('+zstd');
 
-/** Who can pull zstd layers: told in `--help`, the README, and once on every zstd push. */
+/** Who can pull zstd layers: told in `--help`, docs/pushing.md, and once on every zstd push. */
 export const ZSTD_PULLERS = 'zstd layers pull with Docker ≥ 23 / containerd ≥ 1.5 and podman; Docker 20.10 fails ("archive/tar: invalid tar header"): use gzip for it';

@@ -27,6 +27,21 @@ export const blobDigestsSchema = z.object({
 });
 export type BlobDigests = z.infer<typeof blobDigestsSchema>;
 
+/**
+ * A Python distribution inside a store path (its `*.dist-info/METADATA`), as the SBOM lists it.
+ * Records carry these, so a runner without the store paths makes the same SBOM.
+ */
+export const pythonDistSchema = z.object({
+  metadataPath: z.string(),
+  name: z.string(),
+  version: z.string(),
+  license: z.string().nullable(),
+  classifierLicenses: z.array(z.string()),
+});
+export type RecordedPythonDist = z.infer<typeof pythonDistSchema>;
+/** Store path → the Python distributions in it (paths without any left out); absent in records of older megapak. */
+const pythonDistsField = { pythonDists: z.record(z.string(), z.array(pythonDistSchema)).optional() };
+
 // Field order is the order of dist/layer.json on disk.
 const recordHead = {
   name: z.string(),
@@ -58,6 +73,7 @@ const blobRecordSchema = z.object({
   ...recordTail,
   ...blobDigestsSchema.shape,
   warnings: z.array(z.string()).default([]),
+  ...pythonDistsField,
 });
 /**
  * One part of a layer split by its `maxLayerSize`: the layer's tar entries (bytewise order of
@@ -90,6 +106,7 @@ const splitRecordSchema = z.object({
   size: z.number(),
   parts: z.array(layerPartSchema).min(2),
   warnings: z.array(z.string()).default([]),
+  ...pythonDistsField,
 });
 // Split before whole: a whole record has no `parts`, a split one no top-level digests.
 export const layerRecordSchema = z.union([emptyRecordSchema, splitRecordSchema, blobRecordSchema]);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { makeDir, withTempFile, writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
 import type { BlobChecks } from '../layer/blob-check.ts';
 import { readJsonFile } from '../util/json-file.ts';
-import { INDEX_MEDIA_TYPE, type Descriptor, type ImageParts } from './image.ts';
+import { INDEX_MEDIA_TYPE, type ImageParts } from './image.ts';
 
 /** Where an OCI image layout at `dir` keeps the blob `digest`. */
 export const layoutBlobPath = (dir: string, digest: string) => join(dir, 'blobs', 'sha256', digest.replace(/^sha256:/, ''));
@@ -43,14 +43,39 @@ async function placeBlob(src: string, dest: string, digest: string, size: number
   await checks?.record(copied ? dest : src, digest);
 }
 
-const indexSchema = z.object({
-  manifests: z.array(z.object({ mediaType: z.string(), digest: z.string(), size: z.number(), annotations: z.record(z.string(), z.string()).optional() }).passthrough()).default([]),
-});
+const descriptorSchema = z
+  .object({
+    mediaType: z.string(),
+    digest: z.string(),
+    size: z.number(),
+    artifactType: z.string().optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  })
+  .passthrough();
+export const layoutIndexSchema = z.object({ manifests: z.array(descriptorSchema).default([]) });
+export type LayoutEntry = z.infer<typeof descriptorSchema>;
+
+export const REF_NAME = 'org.opencontainers.image.ref.name';
+
+/** The platform an image's config names, as a descriptor in an index carries it (tools pick by it). */
+export const platformOf = (config: Buffer) => {
+  const c = JSON.parse(config.toString()) as { architecture: string; os: string };
+  return { architecture: c.architecture, os: c.os };
+};
+
+/** Write a layout's index.json, last and atomically: a reader never sees a descriptor whose blobs are missing. */
+export const writeLayoutIndex = (dir: string, manifests: object[]) => writeJsonAtomic(join(dir, 'index.json'), { schemaVersion: 2, mediaType: INDEX_MEDIA_TYPE, manifests });
+
+/** The entries of a layout's index.json (none when it has no index.json yet). */
+export async function readLayoutIndex(dir: string): Promise<LayoutEntry[]> {
+  const indexPath = join(dir, 'index.json');
+  return existsSync(indexPath) ? (await readJsonFile(indexPath, layoutIndexSchema)).manifests : [];
+}
 
 /**
  * Write the image into an OCI image layout. Blobs land first (each atomically); index.json is
  * replaced last, so a reader never sees a manifest whose blobs are missing. Other images in an
- * existing layout are kept; one with the same tag is replaced.
+ * existing layout are kept; one with the same tag is replaced (with the referrers it had).
  */
 export async function writeOciLayout(dir: string, image: ImageParts, blobPathOf: (digest: string) => string, checks?: BlobChecks): Promise<void> {
   await makeDir(join(dir, 'blobs', 'sha256'));
@@ -62,12 +87,20 @@ export async function writeOciLayout(dir: string, image: ImageParts, blobPathOf:
   await writeFileAtomic(layoutBlobPath(dir, image.configDescriptor.digest), image.config);
   await writeFileAtomic(layoutBlobPath(dir, image.manifestDescriptor.digest), image.manifest);
   await writeJsonAtomic(join(dir, 'oci-layout'), { imageLayoutVersion: '1.0.0' });
-  const indexPath = join(dir, 'index.json');
-  let manifests: Descriptor[] = [];
-  if (existsSync(indexPath)) {
-    const old = await readJsonFile(indexPath, indexSchema);
-    manifests = old.manifests.filter((m) => m.annotations?.['org.opencontainers.image.ref.name'] !== image.ref.tag);
-  }
-  manifests.push(image.manifestDescriptor);
-  await writeJsonAtomic(indexPath, { schemaVersion: 2, mediaType: INDEX_MEDIA_TYPE, manifests });
+  const kept = (await readLayoutIndex(dir)).filter((m) => m.annotations?.[REF_NAME] !== image.ref.tag);
+  await writeLayoutIndex(dir, [...kept, { ...image.manifestDescriptor, platform: platformOf(image.config) }]);
+}
+
+/**
+ * The image manifest a layout's tag (or, with no tag, its last image) names: directly, or through
+ * the image index that lists it beside its referrers. Undefined when there is none.
+ */
+export async function layoutImageManifest(dir: string, tag?: string): Promise<string | undefined> {
+  // Artifacts (SBOM referrers that older megapak put straight into index.json) are not images.
+  const images = (await readLayoutIndex(dir)).filter((m) => !m.artifactType);
+  const pick = tag ? images.find((m) => m.annotations?.[REF_NAME] === tag) : images[images.length - 1];
+  if (!pick || pick.mediaType !== INDEX_MEDIA_TYPE) return pick?.digest;
+  // The image is the member with a platform (a copy by skopeo 1.9 drops the referrers' artifactType).
+  const members = (await readJsonFile(layoutBlobPath(dir, pick.digest), layoutIndexSchema)).manifests.filter((m) => !m.artifactType && m.mediaType !== INDEX_MEDIA_TYPE);
+  return (members.find((m) => 'platform' in m) ?? members[0])?.digest;
 }

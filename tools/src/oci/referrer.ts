@@ -1,14 +1,12 @@
 // OCI 1.1 referrers: an artifact manifest (an image manifest with `artifactType`, an empty
 // config and the document as its one layer) whose `subject` is the image manifest; and its
-// place in an OCI image layout (a descriptor in index.json, stale ones of replaced images dropped).
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// place in an OCI image layout (beside the image manifest in an image index that index.json names).
 import { z } from 'zod';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { MegapakError } from '../util/errors.ts';
 import { readJsonFile } from '../util/json-file.ts';
 import { INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, sha256Digest, type Descriptor } from './image.ts';
-import { layoutBlobPath } from './oci-layout.ts';
+import { layoutBlobPath, readLayoutIndex, REF_NAME, writeLayoutIndex, type LayoutEntry } from './oci-layout.ts';
 
 /** The image spec's empty descriptor content, the config of an artifact that has none. */
 export const EMPTY_MEDIA_TYPE = 'application/vnd.oci.empty.v1+json';
@@ -63,34 +61,46 @@ export function composeReferrer(subject: Descriptor, artifact: Artifact): Referr
   };
 }
 
-const indexSchema = z.object({
-  manifests: z.array(z.object({ mediaType: z.string(), digest: z.string(), size: z.number(), artifactType: z.string().optional() }).passthrough()).default([]),
-});
-const subjectSchema = z.object({ subject: z.object({ digest: z.string() }).optional() }).passthrough();
+const nestedSchema = z.object({ manifests: z.array(z.object({ digest: z.string(), artifactType: z.string().optional() }).passthrough()).default([]) });
 
 /**
- * Add referrers to an OCI image layout that already holds their subject: blobs and manifests
- * first, index.json last. A referrer whose subject is no longer in the index (the image it
- * described was replaced by a rebuild) is dropped from the index.
+ * Add referrers of the image manifest `subject` to an OCI image layout that holds it. The
+ * layout's index.json keeps one entry per tag, so `skopeo inspect oci:DIR` and `podman pull
+ * oci:DIR` need no tag: the image's entry becomes an image index (still carrying the tag) that
+ * lists the image manifest with its platform, which those tools pick, and the referrers beside it.
+ * A referrer of the same artifactType is replaced, so a rebuild never leaves two SBOMs of a kind.
+ * Blobs first, index.json last.
  */
-export async function writeReferrersToLayout(dir: string, referrers: ReferrerParts[]): Promise<void> {
+export async function writeReferrersToLayout(dir: string, subject: Descriptor, referrers: ReferrerParts[]): Promise<void> {
   const blobPath = (d: string) => layoutBlobPath(dir, d);
   for (const r of referrers) {
     for (const b of r.blobs) await writeFileAtomic(blobPath(b.descriptor.digest), b.data);
     await writeFileAtomic(blobPath(r.descriptor.digest), r.manifest);
   }
-  const indexPath = join(dir, 'index.json');
-  const index = existsSync(indexPath) ? await readJsonFile(indexPath, indexSchema) : { manifests: [] };
-  const images = new Set(index.manifests.filter((m) => !m.artifactType).map((m) => m.digest));
-  const adding = new Set(referrers.map((r) => r.descriptor.digest));
-  const kept = [];
-  for (const m of index.manifests) {
-    if (adding.has(m.digest)) continue;
-    if (m.artifactType) {
-      const subject = existsSync(blobPath(m.digest)) ? subjectSchema.safeParse(JSON.parse(await readFile(blobPath(m.digest), 'utf8'))).data?.subject?.digest : undefined;
-      if (!subject || !images.has(subject)) continue;
-    }
-    kept.push(m);
+  const entries = await readLayoutIndex(dir);
+  const nestedOf = async (e: LayoutEntry) => (e.mediaType === INDEX_MEDIA_TYPE ? (await readJsonFile(blobPath(e.digest), nestedSchema)).manifests : undefined);
+  let at = -1;
+  let members: z.infer<typeof nestedSchema>['manifests'] = [];
+  for (const [i, e] of entries.entries()) {
+    const nested = await nestedOf(e);
+    if (e.digest === subject.digest) [at, members] = [i, [e]];
+    else if (nested?.some((m) => m.digest === subject.digest && !m.artifactType)) [at, members] = [i, nested];
+    if (at >= 0) break;
   }
-  await writeJsonAtomic(indexPath, { schemaVersion: 2, mediaType: INDEX_MEDIA_TYPE, manifests: [...kept, ...referrers.map((r) => r.descriptor)] });
+  if (at < 0) throw new MegapakError(`${dir}: the OCI layout does not hold the image ${subject.digest} the referrers are for`);
+  const { annotations, ...image } = members.find((m) => m.digest === subject.digest)! as LayoutEntry;
+  const imageAnnotations = Object.fromEntries(Object.entries(annotations ?? {}).filter(([k]) => k !== REF_NAME)); // a tag counts only in index.json
+  const replaced = new Set(referrers.map((r) => r.artifactType));
+  const others = members.filter((m) => m.artifactType && !replaced.has(m.artifactType));
+  const nested = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: INDEX_MEDIA_TYPE,
+      manifests: [{ ...image, ...(Object.keys(imageAnnotations).length ? { annotations: imageAnnotations } : {}) }, ...others, ...referrers.map((r) => r.descriptor)],
+    }),
+  );
+  await writeFileAtomic(blobPath(sha256Digest(nested)), nested);
+  const tag = entries[at]!.annotations?.[REF_NAME];
+  entries[at] = { mediaType: INDEX_MEDIA_TYPE, digest: sha256Digest(nested), size: nested.length, ...(tag ? { annotations: { [REF_NAME]: tag } } : {}) };
+  await writeLayoutIndex(dir, entries);
 }

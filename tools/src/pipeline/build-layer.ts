@@ -2,19 +2,16 @@ import { buildLayerRoots, queryClosure } from '../nix/nix.ts';
 import { storeDirOf } from '../nix/path-info.ts';
 import { planDelta, shippedBy } from '../plan/delta.ts';
 import { bigLayerWarning, budgetViolation, redundantRoots } from '../plan/warnings.ts';
-import type { BlobEntry, BlobStore } from '../layer/blob-store.ts';
-import { writeBlob } from '../layer/blob-writer.ts';
 import { contentKey } from '../layer/content-key.ts';
-import { writeLayerTar, type PartRange } from '../layer/layer-tar.ts';
 import { mediaTypeOf, type Compression } from '../model/compression.ts';
 import { cutFits, digestsOf, isSplit, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
 import type { LayerDef, Stack } from '../stack/stack.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { MegapakError } from '../util/errors.ts';
 import { annotateIoError } from '../util/io-error.ts';
-import type { Progress } from '../util/progress.ts';
 import { readRecord, removeRecord, writeRecord } from './layer-record.ts';
-import { realiseAbsent } from './realise-paths.ts';
+import { ensureBlob, type BlobMakingOptions } from './ensure-blob.ts';
+import { withPythonDists } from './record-dists.ts';
 import { splitLayer } from './split-layer.ts';
 
 export interface LayerBuildOptions extends BlobMakingOptions {
@@ -26,79 +23,10 @@ export interface LayerBuildOptions extends BlobMakingOptions {
   registryFirst?: boolean;
 }
 
-export interface BlobMakingOptions {
-  blobs: BlobStore;
-  progress: Progress;
-  /** Compression threads (gzip); the blob's bytes do not depend on it. */
-  workers: number;
-}
-
 export interface LayerBuildResult {
   record: LayerRecord;
   /** True when the tar was streamed from the store; false when the blob store answered. */
   streamed: boolean;
-}
-
-/** What to put in one blob: a layer's delta, keyed by its content. */
-export interface BlobContent {
-  /** Names the layer in messages. */
-  what: string;
-  storeDir: string;
-  paths: StorePathInfo[];
-  contentKey: string;
-  compression: Compression;
-  /** One part of a split layer (`paths` are then the store paths it draws from). */
-  range?: PartRange;
-}
-
-/**
- * Make the blob for `c.paths` (streaming the tar from the store) unless the blob store has it.
- * `expectedDigest`, when given, is a digest recorded earlier (e.g. restored from a remote
- * cache): a blob made again must match it. Paths absent here are realised first
- * (binary caches, else `buildRoots`).
- */
-export async function ensureBlob(
-  c: BlobContent,
-  opts: BlobMakingOptions & { expectedDigest?: string; buildRoots?: () => Promise<unknown> },
-): Promise<{ entry: BlobEntry; streamed: boolean }> {
-  const hit = await opts.blobs.lookup(c.contentKey, c.compression);
-  if (hit && (!opts.expectedDigest || hit.digest === opts.expectedDigest)) return { entry: hit, streamed: false };
-  await realiseAbsent(
-    c.what,
-    c.paths.map((p) => p.path),
-    opts,
-  );
-  const total = c.paths.reduce((s, p) => s + p.narSize, 0);
-  const entry = await opts.blobs.put(
-    c.contentKey,
-    c.compression,
-    async (tmp) => {
-      opts.progress.streamStart(c.what, total);
-      const d = await writeBlob(
-        tmp,
-        c.compression,
-        (sink) =>
-          writeLayerTar(
-            c.storeDir,
-            c.paths.map((p) => p.path),
-            sink,
-            (n) => opts.progress.streamBytes(n),
-            '',
-            c.range,
-          ),
-        opts,
-      );
-      opts.progress.streamEnd(c.what, d.size);
-      if (opts.expectedDigest && d.digest !== opts.expectedDigest)
-        throw new MegapakError(
-          `${c.what}: the blob made again from the Nix store has digest ${d.digest}, but dist/layer.json records ${opts.expectedDigest}; ` +
-            `the store paths' content or the compressor differs from the machine that recorded it`,
-        );
-      return d;
-    },
-    total,
-  );
-  return { entry, streamed: true };
 }
 
 /** A layer's built roots and their closure, when the whole stack was resolved at once (pipeline/build-stack.ts). */
@@ -165,6 +93,7 @@ export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerReco
       record = { ...head, empty: false, ...tail, ...digestsOf(r.entry), warnings };
       streamed = r.streamed;
     }
+    record = await withPythonDists(record, previous);
     await writeRecord(layer, record);
     return { record, streamed };
   } catch (err) {

@@ -7,7 +7,8 @@ import { blobLabel, imageLayersOf, recordBlobs, type BlobLayerRecord, type Image
 import type { Stack } from '../stack/stack.ts';
 import { MegapakError } from '../util/errors.ts';
 import type { Progress } from '../util/progress.ts';
-import { buildLayer, ensureBlob, type BlobMakingOptions, type LayerBuildOptions, type ResolvedLayer } from './build-layer.ts';
+import { buildLayer, type LayerBuildOptions, type ResolvedLayer } from './build-layer.ts';
+import { ensureBlob, type BlobMakingOptions } from './ensure-blob.ts';
 import { checkConfigPaths, mergeConfig } from './image-config.ts';
 import { planSummaryLine } from './plan-stack.ts';
 

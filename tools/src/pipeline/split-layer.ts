@@ -7,7 +7,7 @@ import type { Compression } from '../model/compression.ts';
 import { blobLabel, cutFits, digestsOf, isSplit, type LayerPart, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
 import { planParts } from '../plan/parts.ts';
 import { MegapakError } from '../util/errors.ts';
-import { ensureBlob, type BlobMakingOptions } from './build-layer.ts';
+import { ensureBlob, type BlobMakingOptions } from './ensure-blob.ts';
 
 /**
  * A layer's tar is at most this many times its NAR size (a 512-byte header, up to 511 bytes of

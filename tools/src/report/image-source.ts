@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { sha256Digest } from '../oci/image.ts';
-import { layoutBlobPath } from '../oci/oci-layout.ts';
+import { layoutBlobPath, layoutImageManifest } from '../oci/oci-layout.ts';
 import { COMPRESSION, compressionOfMediaType } from '../model/compression.ts';
 import { RegistryReader } from '../registry/pull.ts';
 import { parseImageRef } from '../registry/reference.ts';
@@ -67,16 +67,10 @@ function layersOf(m: z.infer<typeof manifestSchema>, config: z.infer<typeof conf
 const uncompressed = (l: SourceLayer, blob: Readable): Readable => COMPRESSION[compressionOfMediaType(l.mediaType)].decompress(blob, l.digest);
 
 async function ociLayout(dir: string, tag: string | undefined): Promise<ImageSource> {
-  const index = await readJsonFile(
-    join(dir, 'index.json'),
-    z.object({ manifests: z.array(z.object({ digest: z.string(), artifactType: z.string().optional(), annotations: z.record(z.string(), z.string()).optional() })) }),
-  );
-  // Artifacts (the SBOM referrers megapak writes beside the image) are not images.
-  const images = index.manifests.filter((m) => !m.artifactType);
-  const pick = tag ? images.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag) : images[images.length - 1];
+  const pick = await layoutImageManifest(dir, tag);
   if (!pick) throw new UsageError(`${dir}: the OCI layout has no image${tag ? ` tagged ${tag}` : ''}`);
   const blob = (d: string) => layoutBlobPath(dir, d);
-  const m = await readJsonFile(blob(pick.digest), manifestSchema);
+  const m = await readJsonFile(blob(pick), manifestSchema);
   const config = await readJsonFile(blob(m.config.digest), configSchema);
   return {
     what: dir,

@@ -12,7 +12,7 @@ import { PackageURL } from 'packageurl-js';
 import spdxExpressionParse from 'spdx-expression-parse';
 import type { Inventory, StorePathEntry } from './inventory.ts';
 import { uuidFromDigest } from './inventory.ts';
-import type { PythonDist } from './python-dists.ts';
+import type { PythonDist } from '../layer/python-dists.ts';
 
 const licenses = new LicenseFactories.LicenseFactory((s) => void spdxExpressionParse(s));
 

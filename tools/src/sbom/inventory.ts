@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import type { LayerRecord } from '../model/vocabulary.ts';
 import type { RootMeta } from '../nix/nix.ts';
 import { parseDrvName, storePathParts } from './nix-name.ts';
-import { findPythonDists, type PythonDist } from './python-dists.ts';
+import { findPythonDists, pypiPurl, type PythonDist } from '../layer/python-dists.ts';
 
 export interface ImageIdentity {
   name: string;
@@ -49,18 +49,22 @@ export interface Inventory {
 export const narHashHex = (sri: string) => Buffer.from(sri.replace(/^sha256-/, ''), 'base64').toString('hex');
 
 /**
- * The inventory of an image from its layers' records. Contents (dist-info) are read from the
- * store where the path is present; absent paths are listed as unread rather than realised, so
- * a push from a runner that restored only the records never downloads store paths for this.
+ * The inventory of an image from its layers' records. Contents (dist-info) come from the records
+ * (`pythonDists`, written when the layer was built), so every runner lists the same; for a record
+ * of an older megapak they are read from the store where the path is present, and absent paths
+ * are listed as unread rather than realised (a push never downloads store paths for this).
  */
 export async function gatherInventory(records: LayerRecord[], image: ImageIdentity, meta: RootMeta[][] | null, exists = existsSync): Promise<Inventory> {
   const metaByPath = new Map((meta ?? []).flat().map((m) => [m.path, m]));
   const roots = new Set(records.flatMap((r) => r.roots));
   const shipped = new Set(records.flatMap((r) => r.paths.map((p) => p.path)));
   const entries: StorePathEntry[] = [];
-  for (const r of records)
+  for (const r of records) {
+    // Recorded at build time (dist/layer.json); records of an older megapak: read from the store where present.
+    const recorded = r.empty ? undefined : r.pythonDists;
     for (const p of r.paths) {
-      const read = exists(p.path);
+      const read = !!recorded || exists(p.path);
+      const dists = recorded ? (recorded[p.path] ?? []).map((d) => ({ storePath: p.path, ...d, purl: pypiPurl(d.name, d.version) })) : read ? await findPythonDists(p.path) : [];
       entries.push({
         path: p.path,
         ...parseDrvName(storePathParts(p.path).fullName),
@@ -72,9 +76,10 @@ export async function gatherInventory(records: LayerRecord[], image: ImageIdenti
         root: roots.has(p.path),
         meta: metaByPath.get(p.path) ?? null,
         read,
-        pythonDists: read ? await findPythonDists(p.path) : [],
+        pythonDists: dists,
       });
     }
+  }
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { image, layers: records.map((r) => ({ name: r.name, version: r.version })), storePaths: entries, unread: entries.filter((e) => !e.read).map((e) => e.path) };
 }

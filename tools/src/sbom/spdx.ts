@@ -6,7 +6,7 @@ import spdxExpressionParse from 'spdx-expression-parse';
 import { PackageURL } from 'packageurl-js';
 import type { Inventory, StorePathEntry } from './inventory.ts';
 import { uuidFromDigest } from './inventory.ts';
-import { normalisePypiName, type PythonDist } from './python-dists.ts';
+import { normalisePypiName, type PythonDist } from '../layer/python-dists.ts';
 import { storePathParts } from './nix-name.ts';
 
 const NOASSERTION = 'NOASSERTION';

@@ -79,7 +79,7 @@ async function readLayerDef(layersDir: string, folder: string, stackMaxLayerSize
   };
 }
 
-/** Read and check a stack folder (README, "The stack contract"). */
+/** Read and check a stack folder (docs/stack.md). */
 export async function loadStack(stackDir: string): Promise<Stack> {
   const dir = resolve(stackDir);
   if (!existsSync(dir)) throw new UsageError(`stack folder ${dir} does not exist`);

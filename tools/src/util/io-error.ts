@@ -18,7 +18,7 @@ const WHAT: Record<string, string> = {
   EMFILE: 'too many open files (EMFILE; raise the limit: ulimit -n)',
   ENFILE: 'too many open files on the system (ENFILE)',
   EIO: 'input/output error (the disk?)',
-  EFBIG: 'file too large for the file system',
+  EFBIG: "file too large (EFBIG: over the file system's or this process's limit, ulimit -f)",
 };
 
 export function isIoError(err: unknown): err is IoErr {
@@ -59,8 +59,8 @@ export function ioErrorLine(err: unknown): string | undefined {
   const syscall = err.syscall?.split(' ')[0]; // 'spawn nix' names its program itself
   const where = path ? `${syscall ? `${syscall} ` : ''}${path}` : (syscall ?? 'a file');
   let line = `${err.megapakWhat ? `${err.megapakWhat}: ` : ''}${WHAT[err.code!]}: ${where}`;
-  if ((err.code === 'ENOSPC' || err.code === 'EDQUOT') && path) {
-    const free = freeBytes(path);
+  if ((err.code === 'ENOSPC' || err.code === 'EDQUOT' || err.code === 'EFBIG') && path) {
+    const free = err.code === 'EFBIG' ? undefined : freeBytes(path);
     const facts = [
       err.megapakNeed !== undefined ? `needs about ${formatBytes(err.megapakNeed)}` : undefined,
       err.megapakWritten !== undefined ? `${formatBytes(err.megapakWritten)} written, then removed` : undefined,

@@ -41,6 +41,9 @@ export function parseMetadataHeaders(text: string): Map<string, string[]> {
   return fields;
 }
 
+/** packageurl-js applies the purl spec's pypi rules (lowercase, `_` → `-`; a `.` stays). */
+export const pypiPurl = (name: string, version: string) => new PackageURL('pypi', undefined, name, version, undefined, undefined).toString();
+
 export function distFromMetadata(storePath: string, metadataPath: string, text: string): PythonDist | null {
   const h = parseMetadataHeaders(text);
   const name = h.get('name')?.[0]?.trim();
@@ -55,9 +58,7 @@ export function distFromMetadata(storePath: string, metadataPath: string, text: 
     .map((c) => c.split('::').map((s) => s.trim()))
     .filter((parts) => parts[0] === 'License' && parts.length > 1 && parts[parts.length - 1] !== 'OSI Approved')
     .map((parts) => parts[parts.length - 1]!);
-  // packageurl-js applies the purl spec's pypi rules (lowercase, `_` → `-`; a `.` stays).
-  const purl = new PackageURL('pypi', undefined, name, version, undefined, undefined).toString();
-  return { storePath, metadataPath, name, version, license: license || null, classifierLicenses: license ? [] : classifierLicenses, purl };
+  return { storePath, metadataPath, name, version, license: license || null, classifierLicenses: license ? [] : classifierLicenses, purl: pypiPurl(name, version) };
 }
 
 async function entries(dir: string): Promise<string[]> {
