@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 # docker.io (daemon + its own client) and podman: the tests pull and run the images with them.
-for pair in nix-build:nix-bin busybox:busybox-static skopeo:skopeo umoci:umoci zstd:zstd docker-registry:docker-registry chromium:chromium git:git openssl:openssl dockerd:docker.io podman:podman; do
+# g++, make and python3: zstd-napi (zstd:chunked's frames) compiles its libzstd binding at install.
+for pair in nix-build:nix-bin busybox:busybox-static skopeo:skopeo umoci:umoci zstd:zstd docker-registry:docker-registry chromium:chromium git:git openssl:openssl dockerd:docker.io podman:podman g++:g++ make:make python3:python3; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 # Debian's python3: test/image-smoke.test.ts runs scripts/image-smoke.py with it and copies it into

@@ -70,10 +70,10 @@ describe('bad input', () => {
   it('an unknown --compression: one line, exit 2', async () => {
     const r = await megapak(['build', '--stack', stack, '--compression', 'lz4']);
     expect(r.code).toBe(2);
-    expect(lines(r.stderr)).toEqual(["megapak: option '--compression <kind>' argument 'lz4' is invalid. Allowed choices are none, gzip, zstd."]);
+    expect(lines(r.stderr)).toEqual(["megapak: option '--compression <kind>' argument 'lz4' is invalid. Allowed choices are none, gzip, zstd, zstd:chunked, estargz."]);
     const viaEnv = await megapak(['build', '--stack', stack], { env: { MEGAPAK_COMPRESSION: 'lz4' } });
     expect(viaEnv.code).toBe(2);
-    expect(lines(viaEnv.stderr)).toEqual(["megapak: unknown compression 'lz4': use one of none, gzip, zstd"]);
+    expect(lines(viaEnv.stderr)).toEqual(["megapak: unknown compression 'lz4': use one of none, gzip, zstd, zstd:chunked, estargz"]);
   });
 
   it('no nix on PATH: one line, exit 2', async () => {

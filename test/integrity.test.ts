@@ -3,7 +3,7 @@
 // on a registry it cannot use, and a blob the registry rejects is re-checked and sent again.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, open, readFile, rename, rm, stat, writeFile, cp } from 'node:fs/promises';
+import { appendFile, readFile, rename, rm, stat, writeFile, cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LayerRecord } from '../tools/src/model/vocabulary.ts';
@@ -14,6 +14,7 @@ import { startFaultProxy } from './helpers/fault-proxy.ts';
 import { startRegistry, type Registry } from './helpers/registry.ts';
 import { freePort } from './helpers/servers.ts';
 import { mountTmpfs } from './helpers/tmpfs.ts';
+import { flipByte } from './helpers/damage.ts';
 
 const sha256 = async (file: string) =>
   `sha256:${createHash('sha256')
@@ -21,19 +22,6 @@ const sha256 = async (file: string) =>
     .digest('hex')}`;
 const imageDigest = (stdout: string) => /image \S+ (sha256:[0-9a-f]{64})/.exec(stdout)![1]!;
 const lines = (text: string) => text.split('\n').filter(Boolean);
-
-/** Write one byte inside a file in place (same inode): what bit rot through a hard link, dd or a bad copy does. */
-async function flipByte(file: string, at: number): Promise<void> {
-  const fh = await open(file, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, at);
-    b[0] = b[0]! ^ 0xff;
-    await fh.write(b, 0, 1, at);
-  } finally {
-    await fh.close();
-  }
-}
 
 describe('integrity', () => {
   let stack: string;

@@ -53,7 +53,7 @@ export async function builtImage(stack: Stack, opts: BuiltOptions): Promise<Imag
 export async function reportFor(records: LayerRecord[], blobs: BlobStore, top: number): Promise<Report> {
   const sizes = new Map<string, Record<Compression, number | null>>();
   for (const r of records) {
-    const s = { none: null, gzip: null, zstd: null } as Record<Compression, number | null>;
+    const s = Object.fromEntries(COMPRESSIONS.map((c) => [c, null])) as Record<Compression, number | null>;
     // A split layer's size is its parts' total, known only when every part was made with that compression.
     if (!r.empty)
       for (const c of COMPRESSIONS) {

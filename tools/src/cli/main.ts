@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import { BlobStore } from '../layer/blob-store.ts';
-import { COMPRESSIONS, ZSTD_PULLERS } from '../model/compression.ts';
+import { COMPRESSIONS, ZSTD_PULLERS, isZstd } from '../model/compression.ts';
 import { requireNixTools } from '../nix/nix.ts';
 import { composeImage } from '../oci/image.ts';
 import { dockerLoad, requireDockerDaemon } from '../oci/docker-load.ts';
@@ -77,7 +77,8 @@ Environment:
   MEGAPAK_CACHE_DIR    the blob store (default: ~/.cache/megapak)
   MEGAPAK_COMPRESSION  default for --compression; gzip pulls everywhere, zstd only with
                        Docker ≥ 23 / containerd ≥ 1.5 and podman (Docker 20.10 and older
-                       fail with "archive/tar: invalid tar header")
+                       fail with "archive/tar: invalid tar header"); zstd:chunked and
+                       estargz: see Compression below
   MEGAPAK_GZIP_WORKERS default for --gzip-workers
   NIX_CONFIG           passed to Nix, e.g. 'substituters =' on a machine without network
 
@@ -187,7 +188,11 @@ docker-credential-NAME get), auths; else GITHUB_TOKEN for ghcr.io; otherwise ano
 and bearer-token registries both work (identity tokens too). Credentials never appear in output.
 Compression: gzip pulls everywhere; zstd layers pull with Docker ≥ 23 / containerd ≥ 1.5
 and podman, while Docker 20.10 and older fail with "archive/tar: invalid tar header" (a
-zstd push prints one note saying so).
+zstd push prints one note saying so). zstd:chunked (containers/storage's format) and estargz
+(stargz-snapshotter's) carry a table of contents of the layer's files: podman and CRI-O with
+partial pulls fetch only the files and chunks they lack (after a Nix rebuild cascade, a few
+percent of the image); every other client pulls them as plain zstd and gzip respectively
+(so estargz pulls in Docker 20.10 too; zstd:chunked as zstd does). See docs/compression.md.
 MEGAPAK_PUSH_CHUNK_MB caps one upload request (default: a blob in one streamed PATCH);
 MEGAPAK_RETRY_BACKOFF_MS is the first retry delay (default 500, doubling); MEGAPAK_REGISTRY_IDLE_S
 drops and retries a request that moves no byte for that long (default 60).
@@ -218,7 +223,7 @@ that refuses them leaves the image pushed and prints one warning line with its a
       const { records, config, meta } = await builtRecords(env.stack, { ...env, compression, registryFirst: true, noBuild: !o.build });
       const image = composeImage(await imageSpecOf(env.stack, records, config));
       const byDigest = new Map(records.flatMap((r) => (r.empty ? [] : recordBlobs(r).map((b) => [b.digest, { r, b }] as const))));
-      if (image.layers.some((l) => l.layer.blob.compression === 'zstd')) console.error(`note: ${ZSTD_PULLERS}`);
+      if (image.layers.some((l) => isZstd(l.layer.blob.compression))) console.error(`note: ${ZSTD_PULLERS}`);
       const summary = await pushImage(image, ref, {
         plainHttp: !!o.plainHttp,
         tags: o.tag,

@@ -6,6 +6,7 @@ import { COMPRESSION, type Compression } from '../model/compression.ts';
 import type { BlobDigests } from '../model/vocabulary.ts';
 import type { ByteSink } from '../util/write.ts';
 import { ThreadedSha256 } from '../util/sha256-thread.ts';
+import { TocWriter } from './toc-writer.ts';
 
 /** A pass-through that hashes and counts what flows by. */
 function hashing(hash: ThreadedSha256, count: { n: number }): Transform {
@@ -49,6 +50,7 @@ export async function writeBlob(file: string, compression: Compression, produce:
   let done: Promise<unknown>;
   const cleanup: (() => void)[] = [];
   const c = COMPRESSION[compression].compressor;
+  let toc: TocWriter | undefined;
   if (c.kind === 'process') {
     const fh = await open(file, 'w');
     const z = c.spawnInto(fh.fd);
@@ -70,7 +72,7 @@ export async function writeBlob(file: string, compression: Compression, produce:
       input = out;
       done = finished(out);
     } else {
-      const t = c.make(o);
+      const t = c.kind === 'toc' ? (toc = new TocWriter(c.format)) : c.make(o);
       input = t;
       done = pipeline(t, hashing(blobHash, blob), out);
     }
@@ -105,5 +107,8 @@ export async function writeBlob(file: string, compression: Compression, produce:
   }
   const diffId = `sha256:${await diffHash.digest()}`;
   if (c.kind === 'none') return { diffId, diffSize: diff.n, digest: diffId, size: diff.n };
-  return { diffId, diffSize: diff.n, digest: `sha256:${await blobHash.digest()}`, size: blob.n };
+  const annotations = toc ? { annotations: toc.annotations } : {};
+  // eStargz decompresses to the tar plus its TOC entry: that stream's digest is the diffID.
+  const uncompressed = toc?.diff ?? { diffId, diffSize: diff.n };
+  return { ...uncompressed, digest: `sha256:${await blobHash.digest()}`, size: blob.n, ...annotations };
 }

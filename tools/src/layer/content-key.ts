@@ -11,7 +11,8 @@ import { byteOrder } from '../util/bytes.ts';
 export const TAR_FORMAT = 'megapak-tar-v1';
 
 /**
- * The blob format version: bump it whenever a compressor's bytes change (model/compression.ts),
+ * The blob format version: bump it whenever a compressor's bytes change (model/compression.ts;
+ * the zstd:chunked and eStargz writers, layer/zstd-chunked.ts and layer/estargz.ts, count too),
  * so blob-store entries and recorded digests made the old way are never reused or expected.
  * v2: gzip blobs are deflated in parallel 1 MiB blocks (util/parallel-gzip.ts), one member.
  */

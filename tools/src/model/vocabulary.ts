@@ -12,8 +12,19 @@ export const storePathInfoSchema = z.object({
 });
 export type StorePathInfo = z.infer<typeof storePathInfoSchema>;
 
-/** A layer blob's digests: sha256 of the uncompressed tar (the OCI diffID) and of the blob as stored. */
-export const blobDigestsSchema = z.object({ diffId: z.string(), diffSize: z.number(), digest: z.string(), size: z.number() });
+/**
+ * A layer blob's digests: sha256 of the uncompressed tar (the OCI diffID) and of the blob as
+ * stored; for a format with a table of contents (zstd:chunked, eStargz), the annotations its
+ * layer descriptor must carry (where the TOC is, its digest), kept with the digests so every
+ * path that ships the blob (registry-first push, records from a remote cache) ships them too.
+ */
+export const blobDigestsSchema = z.object({
+  diffId: z.string(),
+  diffSize: z.number(),
+  digest: z.string(),
+  size: z.number(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
 export type BlobDigests = z.infer<typeof blobDigestsSchema>;
 
 /**
@@ -117,16 +128,22 @@ export interface RecordBlob extends BlobDigests {
   part?: { index: number; count: number; start: string; end?: string; paths: string[] };
 }
 
+/** A blob's digests (and annotations, when it has any) out of a record, a part or a blob-store entry. */
+export const digestsOf = (d: BlobDigests): BlobDigests => ({
+  diffId: d.diffId,
+  diffSize: d.diffSize,
+  digest: d.digest,
+  size: d.size,
+  ...(d.annotations ? { annotations: d.annotations } : {}),
+});
+
 /** The blobs a record ships, in image order: none, the one whole-layer blob, or every part's. */
 export function recordBlobs(r: LayerRecord): RecordBlob[] {
   if (r.empty) return [];
-  if (!isSplit(r)) return [{ contentKey: r.contentKey, diffId: r.diffId, diffSize: r.diffSize, digest: r.digest, size: r.size }];
+  if (!isSplit(r)) return [{ contentKey: r.contentKey, ...digestsOf(r) }];
   return r.parts.map((p, i) => ({
     contentKey: p.contentKey,
-    diffId: p.diffId,
-    diffSize: p.diffSize,
-    digest: p.digest,
-    size: p.size,
+    ...digestsOf(p),
     part: { index: p.part, count: r.parts.length, start: p.start, end: r.parts[i + 1]?.start, paths: p.paths },
   }));
 }
@@ -174,7 +191,7 @@ export function imageLayerOf(r: Exclude<LayerRecord, SplitLayerRecord>): ImageLa
     version: r.version,
     pathCount: r.paths.length,
     narSize: r.narSize,
-    blob: r.empty ? null : { diffId: r.diffId, diffSize: r.diffSize, digest: r.digest, size: r.size, mediaType: r.mediaType, compression: r.compression },
+    blob: r.empty ? null : { ...digestsOf(r), mediaType: r.mediaType, compression: r.compression },
   };
 }
 
@@ -194,7 +211,7 @@ export function imageLayersOf(r: LayerRecord): ImageLayer[] {
     version: r.version,
     pathCount: b.part!.paths.length,
     narSize: r.narSize,
-    blob: { diffId: b.diffId, diffSize: b.diffSize, digest: b.digest, size: b.size, mediaType: r.mediaType, compression: r.compression },
+    blob: { ...digestsOf(b), mediaType: r.mediaType, compression: r.compression },
     part: { index: b.part!.index, count: b.part!.count },
   }));
 }

@@ -67,6 +67,8 @@ export function composeImage(spec: ImageSpec): ImageParts {
         [ANNOTATION_LAYER_NAME]: layer.name,
         [ANNOTATION_LAYER_VERSION]: layer.version,
         ...(layer.part ? { [ANNOTATION_LAYER_PART]: `${layer.part.index}/${layer.part.count}` } : {}),
+        // Where a zstd:chunked or eStargz blob keeps its table of contents: what a partial pull reads first.
+        ...layer.blob.annotations,
       },
     },
   }));

@@ -4,7 +4,7 @@ import { planDelta, shippedBy } from '../plan/delta.ts';
 import { bigLayerWarning, budgetViolation, redundantRoots } from '../plan/warnings.ts';
 import { contentKey } from '../layer/content-key.ts';
 import { mediaTypeOf, type Compression } from '../model/compression.ts';
-import { cutFits, isSplit, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
+import { cutFits, digestsOf, isSplit, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
 import type { LayerDef, Stack } from '../stack/stack.ts';
 import { formatBytes } from '../util/bytes.ts';
 import { MegapakError } from '../util/errors.ts';
@@ -79,8 +79,7 @@ export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerReco
     } else if (keep && isSplit(keep)) {
       record = { ...head, empty: false, ...tail, maxLayerSize: keep.maxLayerSize, diffSize: keep.diffSize, size: keep.size, parts: keep.parts, warnings };
     } else if (keep && !isSplit(keep)) {
-      const { diffId, diffSize, digest, size } = keep;
-      record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
+      record = { ...head, empty: false, ...tail, ...digestsOf(keep), warnings };
     } else if (split && 'parts' in split) {
       const diffSize = split.parts.reduce((s, p) => s + p.diffSize, 0);
       const size = split.parts.reduce((s, p) => s + p.size, 0);
@@ -91,8 +90,7 @@ export async function buildLayer(stack: Stack, layer: LayerDef, lower: LayerReco
       const range = split && 'walked' in split && split.walked.size ? { start: '', walked: split.walked } : undefined;
       const expected = same && !isSplit(same) ? same.digest : undefined;
       const r = await ensureBlob({ what: layer.name, storeDir, paths: delta, contentKey: key, compression: opts.compression, range }, { ...opts, expectedDigest: expected });
-      const { diffId, diffSize, digest, size } = r.entry;
-      record = { ...head, empty: false, ...tail, diffId, diffSize, digest, size, warnings };
+      record = { ...head, empty: false, ...tail, ...digestsOf(r.entry), warnings };
       streamed = r.streamed;
     }
     record = await withPythonDists(record, previous);

@@ -4,7 +4,7 @@ import { tarNameOf } from '../layer/layer-tar.ts';
 import { partUnits, partFixedBytes } from '../layer/part-units.ts';
 import type { WalkEntry } from '../layer/store-walk.ts';
 import type { Compression } from '../model/compression.ts';
-import { blobLabel, cutFits, isSplit, type LayerPart, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
+import { blobLabel, cutFits, digestsOf, isSplit, type LayerPart, type LayerRecord, type StorePathInfo } from '../model/vocabulary.ts';
 import { planParts } from '../plan/parts.ts';
 import { MegapakError } from '../util/errors.ts';
 import { ensureBlob, type BlobMakingOptions } from './ensure-blob.ts';
@@ -95,8 +95,7 @@ export async function splitLayer(
         // The planner's arithmetic and the tar writer must agree, or a part could exceed the limit.
         if (r.streamed && p.bytes !== undefined && r.entry.diffSize !== p.bytes)
           throw new MegapakError(`${what}: the part's tar holds ${r.entry.diffSize} bytes, its plan ${p.bytes}; this is a bug in megapak`);
-        const { diffId, diffSize, digest, size } = r.entry;
-        return { part: { part: i + 1, start: p.start, paths: p.paths, contentKey: key, diffId, diffSize, digest, size }, streamed: r.streamed };
+        return { part: { part: i + 1, start: p.start, paths: p.paths, contentKey: key, ...digestsOf(r.entry) }, streamed: r.streamed };
       }),
     ),
   );

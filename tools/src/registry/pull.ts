@@ -24,9 +24,9 @@ export class RegistryReader {
     return [`repository:${this.ref.repository}:pull`];
   }
 
-  private async get(url: string, accept?: string): Promise<Response> {
-    const res = await this.http.request({ method: 'GET', url, headers: accept ? { accept } : {}, scopes: this.scopes });
-    if (res.status !== 200) throw await responseError(`${formatRef(this.ref)}: GET ${url}`, res);
+  private async get(url: string, accept?: string, range?: string): Promise<Response> {
+    const res = await this.http.request({ method: 'GET', url, headers: { ...(accept ? { accept } : {}), ...(range ? { range } : {}) }, scopes: this.scopes });
+    if (res.status !== (range ? 206 : 200)) throw await responseError(`${formatRef(this.ref)}: GET ${url}${range ? ` (${range})` : ''}`, res);
     return res;
   }
 
@@ -46,6 +46,12 @@ export class RegistryReader {
 
   async blobJson(digest: string): Promise<unknown> {
     return (await this.get(`/v2/${this.ref.repository}/blobs/${digest}`)).json();
+  }
+
+  /** `length` bytes of a blob from `offset`, by an HTTP range request (how a partial pull reads a table of contents). */
+  async blobRange(digest: string, offset: number, length: number): Promise<Buffer> {
+    const res = await this.get(`/v2/${this.ref.repository}/blobs/${digest}`, undefined, `bytes=${offset}-${offset + length - 1}`);
+    return Buffer.from(await res.arrayBuffer());
   }
 
   async blobStream(digest: string): Promise<Readable> {

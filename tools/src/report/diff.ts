@@ -1,5 +1,7 @@
 import { formatBytes } from '../util/bytes.ts';
+import type { LayerToc } from '../layer/toc-reader.ts';
 import type { ImageSource, SourceLayer } from './image-source.ts';
+import { heldBy, partialBytes } from './partial-pull.ts';
 import { columns } from './text.ts';
 
 export interface LayerDiff {
@@ -13,6 +15,8 @@ export interface LayerDiff {
   downloadBytes: number;
   added: string[];
   removed: string[];
+  /** With partial pulls (NEW has zstd:chunked or eStargz layers): the TOCs and the chunks OLD lacks (report/partial-pull.ts). */
+  partialDownloadBytes?: number;
 }
 
 export interface ImageDiff {
@@ -22,6 +26,8 @@ export interface ImageDiff {
   downloadBytes: number;
   /** Of which the config. */
   configBytes: number;
+  /** What a client with partial pulls downloads (config included); only when NEW has layers with a table of contents. */
+  partialDownloadBytes?: number;
   layers: LayerDiff[];
 }
 
@@ -50,8 +56,15 @@ export function downloadPlan(a: Pick<ImageSource, 'config' | 'layers'>, b: Pick<
 }
 
 /** `megapak diff`: the plan, with the store paths each changed logical layer added and removed (read from its tars). */
-export async function diffImages(a: ImageSource, b: ImageSource, storePaths: (src: ImageSource, l: SourceLayer) => Promise<Set<string>>): Promise<ImageDiff> {
+export async function diffImages(
+  a: ImageSource,
+  b: ImageSource,
+  storePaths: (src: ImageSource, l: SourceLayer) => Promise<Set<string>>,
+  tocs?: { old: Map<string, LayerToc>; new: Map<string, LayerToc> },
+): Promise<ImageDiff> {
   const plan = downloadPlan(a, b);
+  const held = tocs && tocs.new.size > 0 ? heldBy(a, tocs.old) : undefined;
+  const partialOf = (ls: SourceLayer[]) => (held ? { partialDownloadBytes: ls.reduce((s, x) => s + partialBytes(x, tocs!.new.get(x.digest), held), 0) } : {});
   const layers: LayerDiff[] = [];
   for (const l of plan.layers) {
     let added: string[] = [];
@@ -74,9 +87,11 @@ export async function diffImages(a: ImageSource, b: ImageSource, storePaths: (sr
       downloadBytes: l.changed.reduce((s, c) => s + c.size, 0),
       added,
       removed,
+      ...partialOf(l.news),
     });
   }
-  return { old: a.what, new: b.what, downloadBytes: plan.downloadBytes, configBytes: plan.configBytes, layers };
+  const partial = held ? { partialDownloadBytes: plan.configBytes + layers.reduce((s, l) => s + l.partialDownloadBytes!, 0) } : {};
+  return { old: a.what, new: b.what, downloadBytes: plan.downloadBytes, configBytes: plan.configBytes, ...partial, layers };
 }
 
 /** `megapak diff` as text. */
@@ -85,6 +100,7 @@ export function diffText(d: ImageDiff): string {
   for (const l of d.layers) rows.push([l.layer, `${l.oldParts} → ${l.newParts}`, l.partsChanged, formatBytes(l.downloadBytes), l.added.length, l.removed.length]);
   rows.push(['config', '', d.configBytes ? 1 : 0, formatBytes(d.configBytes), '', '']);
   const lines = [`${d.old} → ${d.new}`, columns(rows), '', `download: ${formatBytes(d.downloadBytes)} (${d.downloadBytes} bytes)`];
+  if (d.partialDownloadBytes !== undefined) lines.push(`with partial pulls: ${formatBytes(d.partialDownloadBytes)} (${d.partialDownloadBytes} bytes)`);
   for (const l of d.layers) {
     for (const p of l.added) lines.push(`  + ${l.layer}  ${p}`);
     for (const p of l.removed) lines.push(`  - ${l.layer}  ${p}`);

@@ -23,6 +23,8 @@ export interface SourceLayer {
   mediaType: string;
   /** The logical layer: `layer-07` from the history's `layer-07@1.0.0 part 2 of 5`. */
   layer: string;
+  /** The layer descriptor's annotations (where a zstd:chunked or eStargz blob keeps its table of contents). */
+  annotations?: Record<string, string>;
 }
 
 export interface ImageSource {
@@ -31,6 +33,8 @@ export interface ImageSource {
   layers: SourceLayer[];
   /** The layer's uncompressed tar. */
   tar: (l: SourceLayer) => Promise<Readable>;
+  /** `length` bytes of a layer blob from `offset` (a registry: one range request); absent where blobs are uncompressed tars. */
+  range?: (l: SourceLayer, offset: number, length: number) => Promise<Buffer>;
 }
 
 const configSchema = z
@@ -42,7 +46,7 @@ const configSchema = z
 const manifestSchema = z
   .object({
     config: z.object({ digest: z.string(), size: z.number() }),
-    layers: z.array(z.object({ digest: z.string(), size: z.number(), mediaType: z.string() })),
+    layers: z.array(z.object({ digest: z.string(), size: z.number(), mediaType: z.string(), annotations: z.record(z.string(), z.string()).optional() })),
   })
   .passthrough();
 
@@ -68,7 +72,25 @@ async function ociLayout(dir: string, tag: string | undefined): Promise<ImageSou
   const blob = (d: string) => layoutBlobPath(dir, d);
   const m = await readJsonFile(blob(pick), manifestSchema);
   const config = await readJsonFile(blob(m.config.digest), configSchema);
-  return { what: dir, config: m.config, layers: layersOf(m, config), tar: async (l) => uncompressed(l, createReadStream(blob(l.digest), { highWaterMark: 4 << 20 })) };
+  return {
+    what: dir,
+    config: m.config,
+    layers: layersOf(m, config),
+    tar: async (l) => uncompressed(l, createReadStream(blob(l.digest), { highWaterMark: 4 << 20 })),
+    range: (l, offset, length) => readRange(blob(l.digest), offset, length),
+  };
+}
+
+async function readRange(file: string, offset: number, length: number): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const b = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(b, 0, length, offset);
+    if (bytesRead !== length) throw new MegapakError(`${file}: ${length} bytes at ${offset} are past its end`);
+    return b;
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
@@ -157,7 +179,13 @@ async function registryImage(
   const { manifest } = await reader.manifest();
   const m = manifestSchema.parse(manifest);
   const config = configSchema.parse(await reader.blobJson(m.config.digest));
-  return { what: text, config: m.config, layers: layersOf(m, config), tar: async (l) => uncompressed(l, await reader.blobStream(l.digest)) };
+  return {
+    what: text,
+    config: m.config,
+    layers: layersOf(m, config),
+    tar: async (l) => uncompressed(l, await reader.blobStream(l.digest)),
+    range: (l, offset, length) => reader.blobRange(l.digest, offset, length),
+  };
 }
 
 /**

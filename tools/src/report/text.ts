@@ -1,3 +1,4 @@
+import { COMPRESSIONS } from '../model/compression.ts';
 import { isSplit, type LayerRecord } from '../model/vocabulary.ts';
 import { formatBytes } from '../util/bytes.ts';
 import type { Report } from './report.ts';
@@ -31,16 +32,14 @@ export function layerTable(records: LayerRecord[], streamed: Set<string>): strin
 
 /** `megapak report` as text. */
 export function reportText(rep: Report): string {
-  const rows: (string | number)[][] = [['layer', 'paths', 'NAR', 'none', 'gzip', 'zstd', 'own closure', 'digest']];
-  const sz = (n: number | null) => (n === null ? '-' : formatBytes(n));
+  const rows: (string | number)[][] = [['layer', 'paths', 'NAR', ...COMPRESSIONS, 'own closure', 'digest']];
+  const sz = (n: number | null | undefined) => (n === null || n === undefined ? '-' : formatBytes(n));
   for (const l of rep.layers)
     rows.push([
       `${l.name}@${l.version}`,
       l.paths,
       formatBytes(l.bytes),
-      sz(l.sizes.none),
-      sz(l.sizes.gzip),
-      sz(l.sizes.zstd),
+      ...COMPRESSIONS.map((c) => sz(l.sizes[c])),
       formatBytes(l.closureBytes),
       l.parts ? `${l.parts.length} parts` : (l.digest?.slice(0, 19) ?? 'empty'),
     ]);
