@@ -54,7 +54,8 @@ describe('scripts/image-smoke.py in a fixture image with a real interpreter', ()
   beforeAll(async () => {
     const stack = await copyFixtureStack(join(REPO, 'test', 'fixtures', 'smoke-stack'));
     const out = await tempDir('smoke-image');
-    await megapakOk(['build', '--stack', stack, '--oci', join(out, 'oci')], {
+    // --no-sbom: umoci 0.4.7 cannot pick the image out of a tag that also names the SBOMs (docs/oci-layout.md).
+    await megapakOk(['build', '--stack', stack, '--oci', join(out, 'oci'), '--no-sbom'], {
       env: { MEGAPAK_CACHE_DIR: join(out, 'cache'), MEGAPAK_SMOKE_PYTHON: PYTHON, NIX_CONFIG: 'substituters =' },
     });
     const unpack = await run('umoci', ['unpack', '--image', `${join(out, 'oci')}:test`, join(out, 'bundle')]);
