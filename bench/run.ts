@@ -23,6 +23,8 @@ const baseEnv = { NIX_CONFIG: process.env.NIX_CONFIG ?? 'substituters =', TURBO_
 const megapak = (args: string[], env: NodeJS.ProcessEnv, cwd?: string) => measure(process.execPath, [MEGAPAK, ...args], { env: { ...baseEnv, ...env }, cwd });
 const bash = (script: string) => measure('bash', ['-c', script]);
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+/** Before a timed cold run: what earlier runs wrote goes to disk now, not during this run. */
+const settle = async () => void (await measure('sync', []));
 
 async function freshDir(name: string): Promise<string> {
   const d = join(WORK, name);
@@ -81,13 +83,21 @@ async function coldAndWarm(stack: string, layers: string[][], label: string, opt
     ['zstd', '| zstd -3 -T0 -q -c', 'GNU tar | zstd -3 -T0 | tee | sha256sum', 1.1],
   ];
   let coldGzip: Stat | undefined;
+  // Both sides start from the same page cache: every input read once through a pipe (GNU tar
+  // skips reading when it sees /dev/null), then megapak and the reference alternate run by run.
+  await bash(`tar -cf - ${layers.flat().join(' ')} | cat >/dev/null`);
   for (const [c, pipe, refName, limit] of compressors) {
     log(`${label}: cold build, ${c}`);
-    const ours = await repeat(RUNS, async () => {
+    const ours: Sample[] = [];
+    const ref: Sample[] = [];
+    for (let i = 0; i < RUNS; i++) {
       const out = await freshDir(`cold-${c}`);
-      return megapak(['build', '--stack', stack, '--compression', c, '--oci', join(out, 'oci')], { MEGAPAK_CACHE_DIR: join(out, 'cache') });
-    });
-    const ref = await repeat(RUNS, async () => bash(gnuTarScript(layers, pipe, await freshDir(`tar-${c}`))));
+      await settle();
+      ours.push(await megapak(['build', '--stack', stack, '--compression', c, '--oci', join(out, 'oci')], { MEGAPAK_CACHE_DIR: join(out, 'cache') }));
+      const tarOut = await freshDir(`tar-${c}`);
+      await settle();
+      ref.push(await bash(gnuTarScript(layers, pipe, tarOut)));
+    }
     await rm(join(WORK, `tar-${c}`), { recursive: true, force: true });
     const o = stat(ours);
     const r = stat(ref);
@@ -113,18 +123,39 @@ async function coldAndWarm(stack: string, layers: string[][], label: string, opt
       });
     }
     if (c === 'gzip') {
-      // Warm: the same stack, blob store and outputs again, nothing changed.
+      // Warm: the same stack, blob store and outputs again, nothing changed (the megapak bin, SBOM attached).
+      // Alternated with the same build right after `rm -rf` of a second layout of the image, whose
+      // blobs were hard links into the blob store (issue 24: an unlink must not cost a re-hash).
       const out = join(WORK, 'cold-gzip');
-      const warm = stat(
-        await repeat(RUNS, () => megapak(['build', '--stack', stack, '--compression', 'gzip', '--oci', join(out, 'oci')], { MEGAPAK_CACHE_DIR: join(out, 'cache') })),
-      );
+      const env = { MEGAPAK_CACHE_DIR: join(out, 'cache') };
+      const noChange = (oci: string) => megapak(['build', '--stack', stack, '--compression', 'gzip', '--oci', oci], env);
+      const steady: Sample[] = [];
+      const afterRm: Sample[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        steady.push(await noChange(join(out, 'oci')));
+        await noChange(join(out, 'second-oci'));
+        await rm(join(out, 'second-oci'), { recursive: true, force: true });
+        afterRm.push(await noChange(join(out, 'oci')));
+      }
+      const warm = stat(steady);
+      const limit = label === 'many-file' ? 0.5 : 1;
       rows.push({
         stack: label,
-        what: 'no-change build (megapak build, 12 layers)',
+        what: 'no-change build (megapak build, 12 layers, SBOM attached)',
         ours: warm,
         reference: { name: 'cold build, gzip', stat: coldGzip! },
-        goal: '≤ 1 s and ≤ 0.08 × cold',
-        met: warm.median <= 1 && warm.median <= 0.08 * coldGzip!.median,
+        goal: `≤ ${limit} s and ≤ 0.08 × cold`,
+        met: warm.median <= limit && warm.median <= 0.08 * coldGzip!.median,
+      });
+      const rehashed = afterRm.map((s) => /, (\d+) blobs re-hashed/.exec(s.stdout)?.[1] ?? '?').join('/');
+      const after = stat(afterRm);
+      rows.push({
+        stack: label,
+        what: `no-change build right after rm -rf of a second layout (blobs re-hashed per run: ${rehashed})`,
+        ours: after,
+        reference: { name: 'no-change build', stat: warm },
+        goal: '≤ 1.3 × reference + 0.2 s',
+        met: after.median <= 1.3 * warm.median + 0.2,
       });
     }
   }
@@ -221,7 +252,7 @@ async function main(): Promise<void> {
   const many = await prepareStack(join(HERE, 'stack-many'), 'many-file');
   // MEGAPAK_BENCH_ONLY=split: only the rows of splitting (bench/split.ts), for a quick look.
   if (process.env.MEGAPAK_BENCH_ONLY !== 'split') rows.push(...(await mainRows(big, many)));
-  rows.push(...(await splitRows({ big: big.stack, many: many.stack, runs: RUNS, freshDir, megapak, log })));
+  rows.push(...(await splitRows({ big: big.stack, many: many.stack, runs: RUNS, freshDir, megapak, log, settle })));
 
   const peak = Math.max(...rows.map((r) => r.ours.rssMB));
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
