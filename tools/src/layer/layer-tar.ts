@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { MegapakError } from '../util/errors.ts';
 import type { ByteSink } from '../util/write.ts';
-import { END_OF_ARCHIVE, encodeHeader, padding, type TarEntry } from './tar-header.ts';
+import { BLOCK, END_OF_ARCHIVE, encodeHeader, padding, writePlainHeader, type TarEntry } from './tar-header.ts';
 import { walkStorePath, type WalkEntry } from './store-walk.ts';
 import { byteOrder } from '../util/bytes.ts';
 
@@ -41,6 +41,16 @@ class Batcher {
     while (this.writing.length > POOL || (this.free.length === 0 && this.writing.length === POOL)) await this.writing.shift();
     this.buf = this.free.pop() ?? Buffer.allocUnsafeSlow(BATCH);
   }
+  /** An entry's header, written in place when it is a plain one (entries and padding keep `used` a multiple of 512). */
+  async header(e: TarEntry): Promise<void> {
+    if (BATCH - this.used < BLOCK) await this.flush();
+    if (writePlainHeader(e, this.buf, this.used)) this.used += BLOCK;
+    else await this.push(encodeHeader(e));
+  }
+  /** Whether earlier batches are still being written (the sink needs the event loop to finish them). */
+  get busy(): boolean {
+    return this.writing.length > 0;
+  }
   async finish(): Promise<void> {
     await this.flush();
     await Promise.all(this.writing.splice(0));
@@ -78,6 +88,17 @@ async function copyFile(abs: string, size: number, batch: Batcher): Promise<void
   }
   await batch.push(ZEROS.subarray(0, padding(size)));
 }
+
+/**
+ * Bytes read between turns of the event loop while a write is out. Reading is synchronous, so
+ * a sink that needs the loop (a pipe into zstd: libuv pushes a chunk into the pipe only as far
+ * as the pipe takes it, then waits for the loop's poll) stalls until the reader waits — the
+ * compressor then idles while files are read, and the reader idles while it catches up. A
+ * turn every 256 KiB (about what the pipe holds) keeps the compressor fed while reading goes
+ * on; fewer, larger turns leave it idle, and a turn per small file costs more than the reads.
+ */
+const TURN_EVERY = 256 << 10;
+const turn = () => new Promise<void>((r) => setImmediate(r));
 
 /** Tar name of a store path's top entry, e.g. `nix/store/…-torch`. */
 export const tarNameOf = (storeDir: string, path: string) => `${storeDir.replace(/^\/+/, '')}/${path.slice(storeDir.length + 1)}`;
@@ -156,6 +177,7 @@ function inRange(entries: WalkEntry[], root: string, range: PartRange): WalkEntr
  */
 export async function writeLayerTar(storeDir: string, paths: string[], sink: ByteSink, onBytes: (n: number) => void = () => {}, fsRoot = '', range?: PartRange): Promise<void> {
   const batch = new Batcher(sink);
+  let sinceTurn = 0;
   for (const e of storeDirEntries(storeDir)) await batch.push(encodeHeader(e));
   for (const p of paths) {
     if (!p.startsWith(`${storeDir}/`) || p.slice(storeDir.length + 1).includes('/'))
@@ -163,10 +185,14 @@ export async function writeLayerTar(storeDir: string, paths: string[], sink: Byt
     const root = tarNameOf(storeDir, p);
     const entries = range?.walked?.get(p) ?? walkStorePath(fsRoot + p, root);
     for (const e of range ? inRange(entries, root, range) : entries) {
-      await batch.push(encodeHeader(e));
+      await batch.header(e);
       if (e.type !== 'file') continue;
       await copyFile(e.abs, e.size, batch);
       onBytes(e.size);
+      if ((sinceTurn += e.size + 512) >= TURN_EVERY && batch.busy) {
+        sinceTurn = 0;
+        await turn();
+      }
     }
   }
   await batch.push(END_OF_ARCHIVE);

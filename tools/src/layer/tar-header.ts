@@ -83,5 +83,76 @@ export function encodeHeader(e: TarEntry): Buffer {
   return Buffer.concat([ustarHeader(`PaxHeaders/${base}`, 'pax', 0o644, pax.length, ''), pax, Buffer.alloc(padding(pax.length)), main]);
 }
 
+/**
+ * A plain ustar header (no PAX: printable ASCII name and link target of at most 100 bytes, size
+ * in octal range) as `ustarHeader` makes it, but its constant fields come from a template and
+ * the checksum is the template's plus the variable fields' bytes: no allocation, no string
+ * formatting. Most entries of a store are plain, and at ~170k entries per layer stack the
+ * general encoder's allocations and formatting were a tenth of the build's main thread.
+ */
+const PLAIN_TEMPLATE = ustarHeader('', 'file', 0, 0, '');
+PLAIN_TEMPLATE.fill(0, 100, 108); // mode
+PLAIN_TEMPLATE.fill(0, 124, 136); // size
+PLAIN_TEMPLATE.fill(0x20, 148, 156); // checksum field: spaces while summing
+PLAIN_TEMPLATE[156] = 0; // typeflag
+const TEMPLATE_SUM = PLAIN_TEMPLATE.reduce((a, b) => a + b, 0);
+const TYPEFLAG_BYTE: Record<EntryType, number> = { file: 0x30, dir: 0x35, symlink: 0x32 };
+
+/** Write `s` (printable ASCII, checked here) at `off`; its byte sum, or -1 when it is not plain or longer than `max`. */
+function plainAscii(buf: Buffer, off: number, s: string, max: number): number {
+  if (s.length > max) return -1;
+  let sum = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return -1;
+    buf[off + i] = c;
+    sum += c;
+  }
+  return sum;
+}
+
+/** `value` in octal, zero-padded to `width - 1` digits and a NUL (as `octal`); the digits' byte sum. */
+function octalInto(buf: Buffer, off: number, width: number, value: number): number {
+  let sum = 0;
+  for (let i = width - 2; i >= 0; i--) {
+    const d = 0x30 + (value % 8);
+    buf[off + i] = d;
+    sum += d;
+    value = Math.floor(value / 8);
+  }
+  buf[off + width - 1] = 0;
+  return sum;
+}
+
+/**
+ * Write `e`'s header into `buf` at `off` (512 bytes free) when it is a plain one; false (and
+ * `buf` scribbled on, to be overwritten) when it needs PAX: use `encodeHeader` then.
+ */
+export function writePlainHeader(e: TarEntry, buf: Buffer, off: number): boolean {
+  if (e.size > MAX_OCTAL_SIZE) return false;
+  PLAIN_TEMPLATE.copy(buf, off);
+  let sum = TEMPLATE_SUM;
+  const nameSum = plainAscii(buf, off, e.name, e.type === 'dir' ? 99 : 100);
+  if (nameSum < 0) return false;
+  sum += nameSum;
+  if (e.type === 'dir') {
+    buf[off + e.name.length] = 0x2f; // the trailing slash
+    sum += 0x2f;
+  }
+  if (e.linkname) {
+    const linkSum = plainAscii(buf, off + 157, e.linkname, 100);
+    if (linkSum < 0) return false;
+    sum += linkSum;
+  }
+  sum += octalInto(buf, off + 100, 8, e.mode);
+  sum += octalInto(buf, off + 124, 12, e.size);
+  buf[off + 156] = TYPEFLAG_BYTE[e.type];
+  sum += TYPEFLAG_BYTE[e.type];
+  octalInto(buf, off + 148, 7, sum);
+  buf[off + 154] = 0;
+  buf[off + 155] = 0x20;
+  return true;
+}
+
 /** The two zero blocks that end an archive. */
 export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
