@@ -1,11 +1,14 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { MegapakError } from '../util/errors.ts';
 import type { ByteSink } from '../util/write.ts';
-import { BLOCK, END_OF_ARCHIVE, encodeHeader, padding, writePlainHeader, type TarEntry } from './tar-header.ts';
+import { BLOCK, END_OF_ARCHIVE, encodeHeader, encodeHeaderInto, padding, writePlainHeader, type TarEntry } from './tar-header.ts';
 import { walkStorePath, type WalkEntry } from './store-walk.ts';
 import { byteOrder } from '../util/bytes.ts';
+import { READ_AHEAD_MAX, ReadAhead } from './read-ahead.ts';
 
 const BATCH = 1 << 20;
+/** A PAX header's blocks are made here, then copied into the batch (names are at most a few KiB). */
+const SCRATCH = Buffer.allocUnsafeSlow(64 << 10);
 /** Batch buffers in use at once: one being filled, the rest being written. */
 const POOL = 4;
 
@@ -17,6 +20,7 @@ const POOL = 4;
 class Batcher {
   buf: Buffer;
   used = 0;
+  readonly capacity = BATCH;
   private readonly free: Buffer[] = [];
   private readonly writing: Promise<void>[] = [];
   constructor(private readonly sink: ByteSink) {
@@ -45,7 +49,10 @@ class Batcher {
   async header(e: TarEntry): Promise<void> {
     if (BATCH - this.used < BLOCK) await this.flush();
     if (writePlainHeader(e, this.buf, this.used)) this.used += BLOCK;
-    else await this.push(encodeHeader(e));
+    else {
+      const n = encodeHeaderInto(e, SCRATCH);
+      await this.push(n < 0 ? encodeHeader(e) : SCRATCH.subarray(0, n));
+    }
   }
   /** Whether earlier batches are still being written (the sink needs the event loop to finish them). */
   get busy(): boolean {
@@ -179,21 +186,40 @@ export async function writeLayerTar(storeDir: string, paths: string[], sink: Byt
   const batch = new Batcher(sink);
   let sinceTurn = 0;
   for (const e of storeDirEntries(storeDir)) await batch.push(encodeHeader(e));
-  for (const p of paths) {
+  const entriesOf = (p: string): WalkEntry[] => {
     if (!p.startsWith(`${storeDir}/`) || p.slice(storeDir.length + 1).includes('/'))
       throw new MegapakError(`refusing to put ${p} in a layer: only top-level paths of ${storeDir} may enter a tar`);
     const root = tarNameOf(storeDir, p);
     const entries = range?.walked?.get(p) ?? walkStorePath(fsRoot + p, root);
-    for (const e of range ? inRange(entries, root, range) : entries) {
-      await batch.header(e);
-      if (e.type !== 'file') continue;
-      await copyFile(e.abs, e.size, batch);
-      onBytes(e.size);
-      if ((sinceTurn += e.size + 512) >= TURN_EVERY && batch.busy) {
-        sinceTurn = 0;
-        await turn();
+    return range ? inRange(entries, root, range) : entries;
+  };
+  const ahead = ReadAhead.open();
+  const small = (e: WalkEntry) => e.type === 'file' && e.size > 0 && e.size < READ_AHEAD_MAX;
+  // The next store path is walked, and its small files sent to the reader, before this one is
+  // written: the reader works through them while the headers of this one are made.
+  const send = (list: WalkEntry[]) => ahead?.send(list.filter(small).flatMap((e) => [e.abs, e.size]));
+  try {
+    let next = paths.length ? entriesOf(paths[0]!) : [];
+    send(next);
+    for (let i = 0; i < paths.length; i++) {
+      const list = next;
+      if (i + 1 < paths.length) send((next = entriesOf(paths[i + 1]!)));
+      for (const e of list) {
+        await batch.header(e);
+        if (e.type !== 'file') continue;
+        if (ahead && small(e)) {
+          await ahead.copyInto(batch, e.size);
+          await batch.push(ZEROS.subarray(0, padding(e.size)));
+        } else await copyFile(e.abs, e.size, batch);
+        onBytes(e.size);
+        if ((sinceTurn += e.size + 512) >= TURN_EVERY && batch.busy) {
+          sinceTurn = 0;
+          await turn();
+        }
       }
     }
+  } finally {
+    await ahead?.close();
   }
   await batch.push(END_OF_ARCHIVE);
   await batch.finish();

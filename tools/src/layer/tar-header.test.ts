@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BLOCK, END_OF_ARCHIVE, encodeHeader, paxRecord, writePlainHeader, type TarEntry } from './tar-header.ts';
+import { BLOCK, END_OF_ARCHIVE, encodeHeader, encodeHeaderInto, paxRecord, writePlainHeader, type TarEntry } from './tar-header.ts';
 
 describe('paxRecord', () => {
   it('counts its own length, also across a change in the number of digits', () => {
@@ -71,5 +71,13 @@ describe('writePlainHeader', () => {
       { name: 'nix/huge', type: 'file', mode: 0o444, size: 0o77777777777 + 1 },
     ];
     for (const e of pax) expect(writePlainHeader(e, buf, 0), e.name).toBe(false);
+    // encodeHeaderInto: the same blocks as encodeHeader, PAX included, written into a reused buffer.
+    const out = Buffer.alloc(64 << 10, 0xaa);
+    const longLink = { name: `nix/store/abc-x/${'é'.repeat(70)}`, type: 'symlink', mode: 0o777, size: 0, linkname: `/nix/store/${'ü'.repeat(90)}` } as const;
+    for (const e of [...plain, ...pax, longLink]) {
+      const n = encodeHeaderInto(e, out);
+      expect(out.subarray(0, n).equals(encodeHeader(e)), e.name).toBe(true);
+    }
+    expect(encodeHeaderInto({ name: `nix/${'x'.repeat(5000)}`, type: 'file', mode: 0o444, size: 0 }, Buffer.alloc(4096))).toBe(-1);
   });
 });
