@@ -34,7 +34,7 @@ async function resolveStack(
   pending: Stack['layers'],
   progress: Progress,
   cacheDir: string,
-): Promise<{ layers: ResolvedLayer[]; config: Record<string, unknown> | null; meta: RootMeta[][] } | null> {
+): Promise<{ layers: ResolvedLayer[]; config: Record<string, unknown> | null; meta: RootMeta[][]; remember: () => Promise<void> } | null> {
   try {
     progress.step('stack', "evaluating every layer's roots");
     const { roots, config, meta } = await evalStack(stack.dir, pending);
@@ -44,7 +44,7 @@ async function resolveStack(
       progress.step('stack', "building every layer's roots");
       await buildStackRoots(stack.dir, pending);
     }
-    const all = await queryClosureRemembered([...new Set(roots.flat())], 'stack', cacheDir, stack.dir);
+    const { closure: all, remember } = await queryClosureRemembered([...new Set(roots.flat())], 'stack', cacheDir, stack.dir);
     const byPath = new Map(all.map((p) => [p.path, p]));
     const referencesOf = (p: string) => {
       const info = byPath.get(p);
@@ -56,7 +56,7 @@ async function resolveStack(
       const closure = closureOf(r, referencesOf);
       return { roots: r, closure: all.filter((p) => closure.has(p.path)) };
     });
-    return { layers, config, meta };
+    return { layers, config, meta, remember };
   } catch {
     return null;
   }
@@ -77,6 +77,7 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions, keep
     records.push(r.record);
     if (r.streamed) streamed.push(layer.name);
   }
+  await resolved?.remember();
   // Counted after the build: a split layer is several OCI layers.
   for (const w of layerCountWarning(records.reduce((n, r) => n + recordBlobs(r).length, 0))) opts.progress.log(`warning: ${w}`);
   // With `keep`, the evaluation covered only the layers above: their meta is not the stack's.
