@@ -77,10 +77,12 @@ async function prepareStack(source: string, label: string): Promise<{ stack: str
 /** Cold builds (none, gzip, zstd) beside GNU tar piped into the same compressor, and a no-change rebuild. */
 async function coldAndWarm(stack: string, layers: string[][], label: string, opts: { fairZstd: boolean }): Promise<Row[]> {
   const rows: Row[] = [];
+  // Issue 24's goals for the many-file stack (shaped like the real image): ≤ 0.6 × tar uncompressed, ≤ 0.8 × with zstd.
+  const many = label === 'many-file';
   const compressors: [string, string, string, number][] = [
-    ['none', '', 'GNU tar | tee | sha256sum', 1.0],
+    ['none', '', 'GNU tar | tee | sha256sum', many ? 0.6 : 1.0],
     ['gzip', '| gzip -6', 'GNU tar | gzip -6 | tee | sha256sum', 0.6],
-    ['zstd', '| zstd -3 -T0 -q -c', 'GNU tar | zstd -3 -T0 | tee | sha256sum', 1.1],
+    ['zstd', '| zstd -3 -T0 -q -c', 'GNU tar | zstd -3 -T0 | tee | sha256sum', many ? 0.8 : 1.1],
   ];
   let coldGzip: Stat | undefined;
   // Both sides start from the same page cache: every input read once through a pipe (GNU tar
@@ -138,7 +140,7 @@ async function coldAndWarm(stack: string, layers: string[][], label: string, opt
         afterRm.push(await noChange(join(out, 'oci')));
       }
       const warm = stat(steady);
-      const limit = label === 'many-file' ? 0.5 : 1;
+      const limit = many ? 0.5 : 1;
       rows.push({
         stack: label,
         what: 'no-change build (megapak build, 12 layers, SBOM attached)',
