@@ -43,7 +43,9 @@ export type CheckResult = { state: 'ok' } | { state: 'absent' } | { state: 'dama
  *   layout whose blobs are hard links into the store, a layout replaced, `cache gc` — and
  *   re-hashing every shared blob after each of those cost seconds per GB. When the link count
  *   differs from the stamp's, ctime cannot tell an unlink from a write, so the check falls back
- *   to mtime (git's `core.trustctime=false`) and stamps the blob again.
+ *   to mtime (git's `core.trustctime=false`) and stamps the blob again. The one write this
+ *   lets by is a deliberate one: mtime set back to the nanosecond and a link added or removed
+ *   before the next use (the registry's digest check still stops it at push).
  * Not chosen: read-only blobs (the Nix store's 0444 files, containerd's read-only content
  * store). Their guarantee comes from a daemon that owns the store; here the user, often root
  * in CI, owns it and can write a 0444 file anyway, `rm -r` of a layout would ask about every
