@@ -48,11 +48,20 @@ class Batcher {
   /** An entry's header, written in place when it is a plain one (entries and padding keep `used` a multiple of 512). */
   async header(e: TarEntry): Promise<void> {
     if (BATCH - this.used < BLOCK) await this.flush();
-    if (writePlainHeader(e, this.buf, this.used)) this.used += BLOCK;
-    else {
-      const n = encodeHeaderInto(e, SCRATCH);
-      await this.push(n < 0 ? encodeHeader(e) : SCRATCH.subarray(0, n));
+    if (writePlainHeader(e, this.buf, this.used)) {
+      this.used += BLOCK;
+      return;
     }
+    // SCRATCH is shared by every tar being written (parts are made two at a time): encode and
+    // copy it out with no await in between; after a flush, encode again.
+    let n = encodeHeaderInto(e, SCRATCH);
+    if (n < 0) return this.push(encodeHeader(e));
+    if (BATCH - this.used < n) {
+      await this.flush();
+      n = encodeHeaderInto(e, SCRATCH);
+    }
+    SCRATCH.copy(this.buf, this.used, 0, n);
+    this.used += n;
   }
   /** Whether earlier batches are still being written (the sink needs the event loop to finish them). */
   get busy(): boolean {

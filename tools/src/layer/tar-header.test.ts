@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BLOCK, END_OF_ARCHIVE, encodeHeader, encodeHeaderInto, paxRecord, writePlainHeader, type TarEntry } from './tar-header.ts';
+import { BLOCK, END_OF_ARCHIVE, encodeHeader, encodeHeaderInto, headerLength, paxRecord, writePlainHeader, type TarEntry } from './tar-header.ts';
 
 describe('paxRecord', () => {
   it('counts its own length, also across a change in the number of digits', () => {
@@ -77,6 +77,7 @@ describe('writePlainHeader', () => {
     for (const e of [...plain, ...pax, longLink]) {
       const n = encodeHeaderInto(e, out);
       expect(out.subarray(0, n).equals(encodeHeader(e)), e.name).toBe(true);
+      expect(headerLength(e), e.name).toBe(n); // what the part planner counts: cuts depend on it
     }
     expect(encodeHeaderInto({ name: `nix/${'x'.repeat(5000)}`, type: 'file', mode: 0o444, size: 0 }, Buffer.alloc(4096))).toBe(-1);
   });

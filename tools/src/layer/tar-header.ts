@@ -196,5 +196,16 @@ export function encodeHeaderInto(e: TarEntry, out: Buffer): number {
   return ok ? total : -1;
 }
 
+/** `encodeHeader(e).length` without encoding it: what the part planner counts for every entry. */
+export function headerLength(e: TarEntry): number {
+  const name = e.type === 'dir' ? `${e.name}/` : e.name;
+  const link = e.linkname ?? '';
+  let pax = 0;
+  if (link && !isPlain(link, 100)) pax += Buffer.byteLength(paxRecord('linkpath', link));
+  if (!isPlain(name, 100)) pax += Buffer.byteLength(paxRecord('path', name));
+  if (e.size > MAX_OCTAL_SIZE) pax += Buffer.byteLength(paxRecord('size', String(e.size)));
+  return pax ? BLOCK + pax + padding(pax) + BLOCK : BLOCK;
+}
+
 /** The two zero blocks that end an archive. */
 export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
