@@ -23,6 +23,8 @@ const baseEnv = { NIX_CONFIG: process.env.NIX_CONFIG ?? 'substituters =', TURBO_
 const megapak = (args: string[], env: NodeJS.ProcessEnv, cwd?: string) => measure(process.execPath, [MEGAPAK, ...args], { env: { ...baseEnv, ...env }, cwd });
 const bash = (script: string) => measure('bash', ['-c', script]);
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+/** Before a timed cold run: what earlier runs wrote goes to disk now, not during this run. */
+const settle = async () => void (await measure('sync', []));
 
 async function freshDir(name: string): Promise<string> {
   const d = join(WORK, name);
@@ -75,19 +77,29 @@ async function prepareStack(source: string, label: string): Promise<{ stack: str
 /** Cold builds (none, gzip, zstd) beside GNU tar piped into the same compressor, and a no-change rebuild. */
 async function coldAndWarm(stack: string, layers: string[][], label: string, opts: { fairZstd: boolean }): Promise<Row[]> {
   const rows: Row[] = [];
+  // Issue 24's goals for the many-file stack (shaped like the real image): ≤ 0.6 × tar uncompressed, ≤ 0.8 × with zstd.
+  const many = label === 'many-file';
   const compressors: [string, string, string, number][] = [
-    ['none', '', 'GNU tar | tee | sha256sum', 1.0],
+    ['none', '', 'GNU tar | tee | sha256sum', many ? 0.6 : 1.0],
     ['gzip', '| gzip -6', 'GNU tar | gzip -6 | tee | sha256sum', 0.6],
-    ['zstd', '| zstd -3 -T0 -q -c', 'GNU tar | zstd -3 -T0 | tee | sha256sum', 1.1],
+    ['zstd', '| zstd -3 -T0 -q -c', 'GNU tar | zstd -3 -T0 | tee | sha256sum', many ? 0.8 : 1.1],
   ];
   let coldGzip: Stat | undefined;
+  // Both sides start from the same page cache: every input read once through a pipe (GNU tar
+  // skips reading when it sees /dev/null), then megapak and the reference alternate run by run.
+  await bash(`tar -cf - ${layers.flat().join(' ')} | cat >/dev/null`);
   for (const [c, pipe, refName, limit] of compressors) {
     log(`${label}: cold build, ${c}`);
-    const ours = await repeat(RUNS, async () => {
+    const ours: Sample[] = [];
+    const ref: Sample[] = [];
+    for (let i = 0; i < RUNS; i++) {
       const out = await freshDir(`cold-${c}`);
-      return megapak(['build', '--stack', stack, '--compression', c, '--oci', join(out, 'oci')], { MEGAPAK_CACHE_DIR: join(out, 'cache') });
-    });
-    const ref = await repeat(RUNS, async () => bash(gnuTarScript(layers, pipe, await freshDir(`tar-${c}`))));
+      await settle();
+      ours.push(await megapak(['build', '--stack', stack, '--compression', c, '--oci', join(out, 'oci')], { MEGAPAK_CACHE_DIR: join(out, 'cache') }));
+      const tarOut = await freshDir(`tar-${c}`);
+      await settle();
+      ref.push(await bash(gnuTarScript(layers, pipe, tarOut)));
+    }
     await rm(join(WORK, `tar-${c}`), { recursive: true, force: true });
     const o = stat(ours);
     const r = stat(ref);
@@ -102,7 +114,13 @@ async function coldAndWarm(stack: string, layers: string[][], label: string, opt
     });
     if (c === 'zstd' && opts.fairZstd) {
       // The same pipeline doing megapak's work too: a diffID over the uncompressed tar.
-      const fair = stat(await repeat(RUNS, async () => bash(gnuTarScript(layers, pipe, await freshDir(`tar-${c}`), true))));
+      const fair = stat(
+        await repeat(RUNS, async () => {
+          const tarOut = await freshDir(`tar-${c}`);
+          await settle();
+          return bash(gnuTarScript(layers, pipe, tarOut, true));
+        }),
+      );
       rows.push({
         stack: label,
         what: `  (same, reference also hashing the tar for the diffID)`,
@@ -113,18 +131,39 @@ async function coldAndWarm(stack: string, layers: string[][], label: string, opt
       });
     }
     if (c === 'gzip') {
-      // Warm: the same stack, blob store and outputs again, nothing changed.
+      // Warm: the same stack, blob store and outputs again, nothing changed (the megapak bin, SBOM attached).
+      // Alternated with the same build right after `rm -rf` of a second layout of the image, whose
+      // blobs were hard links into the blob store (issue 24: an unlink must not cost a re-hash).
       const out = join(WORK, 'cold-gzip');
-      const warm = stat(
-        await repeat(RUNS, () => megapak(['build', '--stack', stack, '--compression', 'gzip', '--oci', join(out, 'oci')], { MEGAPAK_CACHE_DIR: join(out, 'cache') })),
-      );
+      const env = { MEGAPAK_CACHE_DIR: join(out, 'cache') };
+      const noChange = (oci: string) => megapak(['build', '--stack', stack, '--compression', 'gzip', '--oci', oci], env);
+      const steady: Sample[] = [];
+      const afterRm: Sample[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        steady.push(await noChange(join(out, 'oci')));
+        await noChange(join(out, 'second-oci'));
+        await rm(join(out, 'second-oci'), { recursive: true, force: true });
+        afterRm.push(await noChange(join(out, 'oci')));
+      }
+      const warm = stat(steady);
+      const limit = many ? 0.5 : 1;
       rows.push({
         stack: label,
-        what: 'no-change build (megapak build, 12 layers)',
+        what: 'no-change build (megapak build, 12 layers, SBOM attached)',
         ours: warm,
         reference: { name: 'cold build, gzip', stat: coldGzip! },
-        goal: '≤ 1 s and ≤ 0.08 × cold',
-        met: warm.median <= 1 && warm.median <= 0.08 * coldGzip!.median,
+        goal: `≤ ${limit} s and ≤ 0.08 × cold`,
+        met: warm.median <= limit && warm.median <= 0.08 * coldGzip!.median,
+      });
+      const rehashed = afterRm.map((s) => /, (\d+) blobs re-hashed/.exec(s.stdout)?.[1] ?? '?').join('/');
+      const after = stat(afterRm);
+      rows.push({
+        stack: label,
+        what: `no-change build right after rm -rf of a second layout (blobs re-hashed per run: ${rehashed})`,
+        ours: after,
+        reference: { name: 'no-change build', stat: warm },
+        goal: '≤ 1.3 × reference + 0.2 s',
+        met: after.median <= 1.3 * warm.median + 0.2,
       });
     }
   }
@@ -139,7 +178,7 @@ const cell = (s: string) => s.replace(/\|/g, '\\|');
 /** The rows of the cold, warm, Turborepo and push measurements. */
 async function mainRows(big: Prepared, many: Prepared): Promise<Row[]> {
   const rows: Row[] = [];
-  rows.push(...(await coldAndWarm(many.stack, many.layers, 'many-file', { fairZstd: false })));
+  rows.push(...(await coldAndWarm(many.stack, many.layers, 'many-file', { fairZstd: true })));
   await rm(join(WORK, 'cold-gzip'), { recursive: true, force: true });
   rows.push(...(await coldAndWarm(big.stack, big.layers, 'big-file', { fairZstd: true })));
   const stack = big.stack;
@@ -221,7 +260,7 @@ async function main(): Promise<void> {
   const many = await prepareStack(join(HERE, 'stack-many'), 'many-file');
   // MEGAPAK_BENCH_ONLY=split: only the rows of splitting (bench/split.ts), for a quick look.
   if (process.env.MEGAPAK_BENCH_ONLY !== 'split') rows.push(...(await mainRows(big, many)));
-  rows.push(...(await splitRows({ big: big.stack, many: many.stack, runs: RUNS, freshDir, megapak, log })));
+  rows.push(...(await splitRows({ big: big.stack, many: many.stack, runs: RUNS, freshDir, megapak, log, settle })));
 
   const peak = Math.max(...rows.map((r) => r.ours.rssMB));
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;

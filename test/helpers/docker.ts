@@ -30,7 +30,7 @@ async function versions(env: NodeJS.ProcessEnv): Promise<{ client: string; serve
 
 /**
  * A Docker daemon for the tests. One that already answers `docker info` is used as it is, with
- * the `docker` on PATH. Otherwise this starts Debian's `dockerd` without a bridge network or
+ * the `docker` on PATH, unless `daemonArgs` ask for settings of its own. Otherwise this starts Debian's `dockerd` without a bridge network or
  * iptables (containers run with `--network none`), with its own socket, data root and exec root
  * in a temp folder so nothing of the machine's is touched, and stops exactly that process.
  *
@@ -39,8 +39,9 @@ async function versions(env: NodeJS.ProcessEnv): Promise<{ client: string; serve
  * happens to be first on PATH (e.g. /usr/local/bin/docker) would negotiate down to the daemon's
  * API, which is not what this checks.
  */
-export async function startDocker(): Promise<Docker> {
-  const existing = await versions(process.env);
+export async function startDocker(opts: { daemonArgs?: string[] } = {}): Promise<Docker> {
+  // Daemon settings (`daemonArgs`, e.g. --max-concurrent-downloads) need a daemon of our own.
+  const existing = opts.daemonArgs?.length ? undefined : await versions(process.env);
   if (existing) {
     return {
       env: {},
@@ -70,6 +71,7 @@ export async function startDocker(): Promise<Docker> {
       `--data-root=${join(dir, 'data')}`,
       `--exec-root=${join(dir, 'exec')}`,
       `--pidfile=${join(dir, 'dockerd.pid')}`,
+      ...(opts.daemonArgs ?? []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

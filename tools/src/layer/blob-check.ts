@@ -3,10 +3,13 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, stat, writeFile, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
-/** sha256 of a file's bytes, streamed. */
-async function hashFile(file: string): Promise<string> {
+/** sha256 of a file's bytes, streamed; `count` is told each chunk's length. */
+async function hashFile(file: string, count: (bytes: number) => void): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) h.update(chunk as Buffer);
+  for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) {
+    h.update(chunk as Buffer);
+    count((chunk as Buffer).length);
+  }
   return `sha256:${h.digest('hex')}`;
 }
 
@@ -18,21 +21,41 @@ interface Stamp {
   size: string;
   dev: string;
   ino: string;
+  mtimeNs: string;
   ctimeNs: string;
+  nlink: string;
 }
 
 export type CheckResult = { state: 'ok' } | { state: 'absent' } | { state: 'damaged'; actual: string };
 
 /**
  * The blob store's check of what it hands out. When a blob file is written (or found intact),
- * its size, device, inode and change time are stamped beside the store (`checks/`). A later
- * use compares them with a stat: any write to the file through any name (a layout's hard
- * link, an editor, a bad copy) changes its change time, which the kernel sets and nobody can
- * set back. When the stamp does not match, the file is hashed in full. Silent bit rot on the
- * disk changes no change time: the registry's digest check catches that one at push, and
- * `megapak cache verify` re-hashes everything.
+ * its size, device, inode, modification time, change time and link count are stamped beside
+ * the store (`checks/`). A later use compares them with one stat; when they differ the file is
+ * hashed in full.
+ *
+ * What counts as "unchanged" (git's index is the model: stat data instead of contents):
+ * - size, device, inode and mtime must match: a write through any name (a layout's hard link,
+ *   dd, a bad copy in place) moves mtime; an editor's save or a copy over the name is a new inode.
+ * - ctime must match too, unless the link count changed. ctime is what catches a write whose
+ *   mtime was set back afterwards (`touch -d`, `cp -p`/rsync -t in place), since no one can set
+ *   ctime. But unlinking any other name of the inode moves ctime as well — `rm -rf` of an old
+ *   layout whose blobs are hard links into the store, a layout replaced, `cache gc` — and
+ *   re-hashing every shared blob after each of those cost seconds per GB. When the link count
+ *   differs from the stamp's, ctime cannot tell an unlink from a write, so the check falls back
+ *   to mtime (git's `core.trustctime=false`) and stamps the blob again. The one write this
+ *   lets by is a deliberate one: mtime set back to the nanosecond and a link added or removed
+ *   before the next use (the registry's digest check still stops it at push).
+ * Not chosen: read-only blobs (the Nix store's 0444 files, containerd's read-only content
+ * store). Their guarantee comes from a daemon that owns the store; here the user, often root
+ * in CI, owns it and can write a 0444 file anyway, `rm -r` of a layout would ask about every
+ * file, and the chmod itself would move ctime. Silent bit rot changes no stat data at all: the
+ * registry's digest check catches that one at push, and `megapak cache verify` re-hashes everything.
  */
 export class BlobChecks {
+  /** What full hashes cost so far (blobs and bytes): a build says so, and tests count it. */
+  readonly hashed = { files: 0, bytes: 0 };
+
   constructor(readonly dir: string) {}
 
   private stampPath(file: string): string {
@@ -42,15 +65,22 @@ export class BlobChecks {
   private static async statOf(file: string): Promise<Omit<Stamp, 'digest'> | undefined> {
     try {
       const st = await stat(file, { bigint: true });
-      return { size: String(st.size), dev: String(st.dev), ino: String(st.ino), ctimeNs: String(st.ctimeNs) };
+      return {
+        size: String(st.size),
+        dev: String(st.dev),
+        ino: String(st.ino),
+        mtimeNs: String(st.mtimeNs),
+        ctimeNs: String(st.ctimeNs),
+        nlink: String(st.nlink),
+      };
     } catch {
       return undefined;
     }
   }
 
-  /** Record that `file` now holds the bytes of `digest` (the caller just wrote or hashed it). */
-  async record(file: string, digest: string): Promise<void> {
-    const st = await BlobChecks.statOf(file);
+  /** Record that `file` now holds the bytes of `digest` (the caller just wrote or hashed it; `seen`: the stat that vouched for it). */
+  async record(file: string, digest: string, seen?: Omit<Stamp, 'digest'>): Promise<void> {
+    const st = seen ?? (await BlobChecks.statOf(file));
     if (!st) return;
     const p = this.stampPath(file);
     await mkdir(this.dir, { recursive: true });
@@ -104,13 +134,18 @@ export class BlobChecks {
     return this.matchesStamp(file, digest, st);
   }
 
-  /** Whether `file`'s stamp says `digest` for the file as `st` found it. */
+  /** Whether `file`'s stamp says `digest` for the file as `st` found it (see the class comment); a match after a link change is stamped again. */
   private async matchesStamp(file: string, digest: string, st: Omit<Stamp, 'digest'>): Promise<boolean> {
     const stamp = await readFile(this.stampPath(file), 'utf8').then(
       (t) => JSON.parse(t) as Stamp,
       () => undefined,
     );
-    return !!stamp && stamp.digest === digest && stamp.size === st.size && stamp.dev === st.dev && stamp.ino === st.ino && stamp.ctimeNs === st.ctimeNs;
+    // A stamp from an older megapak has no mtime or link count: it does not match (one re-hash).
+    if (!stamp || stamp.digest !== digest || stamp.size !== st.size || stamp.dev !== st.dev || stamp.ino !== st.ino || stamp.mtimeNs !== st.mtimeNs) return false;
+    if (stamp.ctimeNs === st.ctimeNs) return true;
+    if (stamp.nlink === undefined || stamp.nlink === st.nlink) return false;
+    await this.record(file, digest, st);
+    return true;
   }
 
   /** Cheap check, then a full hash when it fails (`full`: hash regardless); a file found intact is stamped. */
@@ -120,7 +155,8 @@ export class BlobChecks {
     if (size !== undefined && st.size !== String(size)) return { state: 'damaged', actual: `${st.size} bytes, not ${size}` };
     // The stat just taken serves the stamp comparison too (this runs on every blob-store hit).
     if (!full && (await this.matchesStamp(file, digest, st))) return { state: 'ok' };
-    const actual = await hashFile(file).catch((err: NodeJS.ErrnoException) => {
+    this.hashed.files++;
+    const actual = await hashFile(file, (n) => (this.hashed.bytes += n)).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined;
       throw err;
     });

@@ -88,3 +88,51 @@ describe('layer tar format', () => {
     expect(names.some((n) => n.length > 100)).toBe(true);
   });
 });
+
+describe('layer tars written at once', () => {
+  it('two tars written concurrently (parts are made two at a time) are byte for byte the ones written alone', async () => {
+    // Long names (PAX headers, 1536 bytes each, so headers straddle the 1 MiB batches). The
+    // first tar's sink holds each write until the second tar has written two more batches: the
+    // first writer waits inside its flushes while the second one writes headers.
+    const root = mkdtempSync(join(tmpdir(), 'megapak-concurrent-'));
+    roots.push(root);
+    const paths: string[] = [];
+    for (const [p, n] of [
+      ['a', 6000],
+      ['b', 18000],
+    ] as const) {
+      const dir = join(root, STORE, `${p.repeat(32)}-pkg-${p}`, 'lib', 'python3.14', 'site-packages', `${'deep_package_name_'.repeat(3)}${p}`);
+      mkdirSync(dir, { recursive: true });
+      for (let i = 0; i < n; i++) writeFileSync(join(dir, `module_with_a_long_name_${i}.py`), i % 10 ? '' : `${p}${i}\n`.repeat(1 + ((i * 37) % 2000)));
+      paths.push(`${STORE}/${p.repeat(32)}-pkg-${p}`);
+    }
+    const tarOf = async (path: string, sink: (c: Buffer) => Promise<void>) => {
+      const parts: Buffer[] = [];
+      await writeLayerTar(STORE, [path], { write: (c) => (parts.push(Buffer.from(c)), sink(c)) }, () => {}, root);
+      return Buffer.concat(parts);
+    };
+    const free = async () => {};
+    const alone = [await tarOf(paths[0]!, free), await tarOf(paths[1]!, free)];
+    expect(alone[0]!.length).toBeGreaterThan(8 << 20);
+    let bWrites = 0;
+    let bDone = false;
+    let wake: (() => void)[] = [];
+    const woken = () => wake.splice(0).forEach((f) => f());
+    const gated = async () => {
+      const need = bWrites + 2;
+      while (bWrites < need && !bDone) await new Promise<void>((r) => wake.push(r));
+    };
+    const b = tarOf(paths[1]!, async () => {
+      bWrites++;
+      woken();
+      await new Promise<void>((r) => setImmediate(r));
+    }).finally(() => {
+      bDone = true;
+      woken();
+    });
+    const together = await Promise.all([tarOf(paths[0]!, gated), b]);
+    expect(together[0]!.equals(alone[0]!)).toBe(true);
+    expect(together[1]!.equals(alone[1]!)).toBe(true);
+    wake = [];
+  });
+});

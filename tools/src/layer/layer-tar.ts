@@ -1,11 +1,14 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { MegapakError } from '../util/errors.ts';
 import type { ByteSink } from '../util/write.ts';
-import { END_OF_ARCHIVE, encodeHeader, padding, type TarEntry } from './tar-header.ts';
+import { BLOCK, END_OF_ARCHIVE, encodeHeader, encodeHeaderInto, padding, writePlainHeader, type TarEntry } from './tar-header.ts';
 import { walkStorePath, type WalkEntry } from './store-walk.ts';
 import { byteOrder } from '../util/bytes.ts';
+import { READ_AHEAD_MAX, ReadAhead } from './read-ahead.ts';
 
 const BATCH = 1 << 20;
+/** A PAX header's blocks are made here, then copied into the batch (names are at most a few KiB). */
+const SCRATCH = Buffer.allocUnsafeSlow(64 << 10);
 /** Batch buffers in use at once: one being filled, the rest being written. */
 const POOL = 4;
 
@@ -17,6 +20,7 @@ const POOL = 4;
 class Batcher {
   buf: Buffer;
   used = 0;
+  readonly capacity = BATCH;
   private readonly free: Buffer[] = [];
   private readonly writing: Promise<void>[] = [];
   constructor(private readonly sink: ByteSink) {
@@ -40,6 +44,28 @@ class Batcher {
     // At most POOL + 1 buffers ever exist: a new one only while fewer than POOL writes are out.
     while (this.writing.length > POOL || (this.free.length === 0 && this.writing.length === POOL)) await this.writing.shift();
     this.buf = this.free.pop() ?? Buffer.allocUnsafeSlow(BATCH);
+  }
+  /** An entry's header, written in place when it is a plain one (entries and padding keep `used` a multiple of 512). */
+  async header(e: TarEntry): Promise<void> {
+    if (BATCH - this.used < BLOCK) await this.flush();
+    if (writePlainHeader(e, this.buf, this.used)) {
+      this.used += BLOCK;
+      return;
+    }
+    // SCRATCH is shared by every tar being written (parts are made two at a time): encode and
+    // copy it out with no await in between; after a flush, encode again.
+    let n = encodeHeaderInto(e, SCRATCH);
+    if (n < 0) return this.push(encodeHeader(e));
+    if (BATCH - this.used < n) {
+      await this.flush();
+      n = encodeHeaderInto(e, SCRATCH);
+    }
+    SCRATCH.copy(this.buf, this.used, 0, n);
+    this.used += n;
+  }
+  /** Whether earlier batches are still being written (the sink needs the event loop to finish them). */
+  get busy(): boolean {
+    return this.writing.length > 0;
   }
   async finish(): Promise<void> {
     await this.flush();
@@ -78,6 +104,17 @@ async function copyFile(abs: string, size: number, batch: Batcher): Promise<void
   }
   await batch.push(ZEROS.subarray(0, padding(size)));
 }
+
+/**
+ * Bytes read between turns of the event loop while a write is out. Reading is synchronous, so
+ * a sink that needs the loop (a pipe into zstd: libuv pushes a chunk into the pipe only as far
+ * as the pipe takes it, then waits for the loop's poll) stalls until the reader waits — the
+ * compressor then idles while files are read, and the reader idles while it catches up. A
+ * turn every 256 KiB (about what the pipe holds) keeps the compressor fed while reading goes
+ * on; fewer, larger turns leave it idle, and a turn per small file costs more than the reads.
+ */
+const TURN_EVERY = 256 << 10;
+const turn = () => new Promise<void>((r) => setImmediate(r));
 
 /** Tar name of a store path's top entry, e.g. `nix/store/…-torch`. */
 export const tarNameOf = (storeDir: string, path: string) => `${storeDir.replace(/^\/+/, '')}/${path.slice(storeDir.length + 1)}`;
@@ -156,18 +193,42 @@ function inRange(entries: WalkEntry[], root: string, range: PartRange): WalkEntr
  */
 export async function writeLayerTar(storeDir: string, paths: string[], sink: ByteSink, onBytes: (n: number) => void = () => {}, fsRoot = '', range?: PartRange): Promise<void> {
   const batch = new Batcher(sink);
+  let sinceTurn = 0;
   for (const e of storeDirEntries(storeDir)) await batch.push(encodeHeader(e));
-  for (const p of paths) {
+  const entriesOf = (p: string): WalkEntry[] => {
     if (!p.startsWith(`${storeDir}/`) || p.slice(storeDir.length + 1).includes('/'))
       throw new MegapakError(`refusing to put ${p} in a layer: only top-level paths of ${storeDir} may enter a tar`);
     const root = tarNameOf(storeDir, p);
     const entries = range?.walked?.get(p) ?? walkStorePath(fsRoot + p, root);
-    for (const e of range ? inRange(entries, root, range) : entries) {
-      await batch.push(encodeHeader(e));
-      if (e.type !== 'file') continue;
-      await copyFile(e.abs, e.size, batch);
-      onBytes(e.size);
+    return range ? inRange(entries, root, range) : entries;
+  };
+  const ahead = ReadAhead.open();
+  const small = (e: WalkEntry) => e.type === 'file' && e.size > 0 && e.size < READ_AHEAD_MAX;
+  // The next store path is walked, and its small files sent to the reader, before this one is
+  // written: the reader works through them while the headers of this one are made.
+  const send = (list: WalkEntry[]) => ahead?.send(list.filter(small).flatMap((e) => [e.abs, e.size]));
+  try {
+    let next = paths.length ? entriesOf(paths[0]!) : [];
+    send(next);
+    for (let i = 0; i < paths.length; i++) {
+      const list = next;
+      if (i + 1 < paths.length) send((next = entriesOf(paths[i + 1]!)));
+      for (const e of list) {
+        await batch.header(e);
+        if (e.type !== 'file') continue;
+        if (ahead && small(e)) {
+          await ahead.copyInto(batch, e.size);
+          await batch.push(ZEROS.subarray(0, padding(e.size)));
+        } else await copyFile(e.abs, e.size, batch);
+        onBytes(e.size);
+        if ((sinceTurn += e.size + 512) >= TURN_EVERY && batch.busy) {
+          sinceTurn = 0;
+          await turn();
+        }
+      }
     }
+  } finally {
+    await ahead?.close();
   }
   await batch.push(END_OF_ARCHIVE);
   await batch.finish();

@@ -1,11 +1,10 @@
 import type { PartUnit } from '../plan/parts.ts';
-import { BLOCK, END_OF_ARCHIVE, encodeHeader, padding } from './tar-header.ts';
+import { END_OF_ARCHIVE, encodeHeader, headerLength, padding } from './tar-header.ts';
 import { parentsOf, storeDirEntries, tarNameOf } from './layer-tar.ts';
 import { walkStorePath, type WalkEntry } from './store-walk.ts';
 
-const plain = (s: string) => s.length < 100 && /^[\x20-\x7e]*$/.test(s);
-/** An entry's tar bytes; a short ASCII name and link take one header block, anything else is encoded to count it. */
-const entryBytes = (e: WalkEntry) => (plain(e.name) && plain(e.linkname ?? '') && e.size < 0o77777777777 ? BLOCK : encodeHeader(e).length) + e.size + padding(e.size);
+/** An entry's tar bytes: its header (counted, not encoded: PAX names are common in site-packages) and its content. */
+const entryBytes = (e: WalkEntry) => headerLength(e) + e.size + padding(e.size);
 
 /** Bytes every part's tar holds besides its own entries: the store directory's entries and the end-of-archive blocks. */
 export const partFixedBytes = (storeDir: string) => storeDirEntries(storeDir).reduce((s, e) => s + encodeHeader(e).length, END_OF_ARCHIVE.length);

@@ -37,9 +37,9 @@ async function placeBlob(src: string, dest: string, digest: string, size: number
     undefined,
     size,
   );
-  // A copy gets its own stamp. A new hard link (and the rename) changed the change time of
-  // the store's inode, which was checked just before: stamp it again, or the next use of the
-  // blob would re-hash it in full.
+  // A copy gets its own stamp. A new hard link (and the rename) changed the change time and
+  // link count of the store's inode, which was checked just before: stamp it again, so the
+  // next use compares against what it is now.
   await checks?.record(copied ? dest : src, digest);
 }
 

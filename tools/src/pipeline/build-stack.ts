@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildLayerRoots, buildStackRoots, evalImageConfig, evalStack, queryClosure, type RootMeta } from '../nix/nix.ts';
+import { buildLayerRoots, buildStackRoots, evalImageConfig, evalStack, type RootMeta } from '../nix/nix.ts';
+import { queryClosureRemembered } from '../nix/closure-memo.ts';
 import { closureOf } from '../plan/closure.ts';
 import { layerCountWarning } from '../plan/warnings.ts';
 import { blobLabel, imageLayersOf, recordBlobs, type BlobLayerRecord, type ImageSpec, type LayerRecord, type RecordBlob } from '../model/vocabulary.ts';
@@ -24,14 +25,16 @@ export interface StackBuildResult {
 
 /**
  * Every layer's roots, built, and their closures from one evaluation, at most one nix-build
- * (only when a root is missing) and one path-info query for the whole stack. Null when any of
+ * (only when a root is missing) and one path-info query for the whole stack (remembered for the
+ * same roots: nix/closure-memo.ts). Null when any of
  * that fails: the layers are then built one by one, and the first that fails says which and why.
  */
 async function resolveStack(
   stack: Stack,
   pending: Stack['layers'],
   progress: Progress,
-): Promise<{ layers: ResolvedLayer[]; config: Record<string, unknown> | null; meta: RootMeta[][] } | null> {
+  cacheDir: string,
+): Promise<{ layers: ResolvedLayer[]; config: Record<string, unknown> | null; meta: RootMeta[][]; remember: () => Promise<void> } | null> {
   try {
     progress.step('stack', "evaluating every layer's roots");
     const { roots, config, meta } = await evalStack(stack.dir, pending);
@@ -41,7 +44,7 @@ async function resolveStack(
       progress.step('stack', "building every layer's roots");
       await buildStackRoots(stack.dir, pending);
     }
-    const all = await queryClosure([...new Set(roots.flat())], 'stack');
+    const { closure: all, remember } = await queryClosureRemembered([...new Set(roots.flat())], 'stack', cacheDir, stack.dir);
     const byPath = new Map(all.map((p) => [p.path, p]));
     const referencesOf = (p: string) => {
       const info = byPath.get(p);
@@ -53,7 +56,7 @@ async function resolveStack(
       const closure = closureOf(r, referencesOf);
       return { roots: r, closure: all.filter((p) => closure.has(p.path)) };
     });
-    return { layers, config, meta };
+    return { layers, config, meta, remember };
   } catch {
     return null;
   }
@@ -68,12 +71,13 @@ export async function buildAllLayers(stack: Stack, opts: LayerBuildOptions, keep
   const records: LayerRecord[] = [...keep];
   const streamed: string[] = [];
   const pending = stack.layers.slice(keep.length);
-  const resolved = await resolveStack(stack, pending, opts.progress);
+  const resolved = await resolveStack(stack, pending, opts.progress, opts.blobs.root);
   for (const [i, layer] of pending.entries()) {
     const r = await buildLayer(stack, layer, records, opts, resolved?.layers[i]);
     records.push(r.record);
     if (r.streamed) streamed.push(layer.name);
   }
+  await resolved?.remember();
   // Counted after the build: a split layer is several OCI layers.
   for (const w of layerCountWarning(records.reduce((n, r) => n + recordBlobs(r).length, 0))) opts.progress.log(`warning: ${w}`);
   // With `keep`, the evaluation covered only the layers above: their meta is not the stack's.
