@@ -11,12 +11,15 @@ import { copyFixtureStack, readRecords } from '../test/helpers/fixture.ts';
 import { startRegistry, type Registry } from '../test/helpers/registry.ts';
 import { TURBO, commitAll, makeFixtureWorkspace } from '../test/helpers/workspace.ts';
 import { measure, repeat, stat, type Row, type Sample, type Stat } from './measure.ts';
+import { tocRows } from './toc.ts';
 import { splitRows } from './split.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const WORK = join(HERE, 'work');
 const RUNS = Number(process.env.MEGAPAK_BENCH_RUNS ?? 3);
-const OUT = process.env.MEGAPAK_BENCH_ONLY === 'split' ? 'results-split' : 'results';
+// MEGAPAK_BENCH_ONLY=split or =toc: only those rows, into results-split.* or results-toc.*, for a quick look.
+const ONLY = process.env.MEGAPAK_BENCH_ONLY;
+const OUT = ONLY === 'split' || ONLY === 'toc' ? `results-${ONLY}` : 'results';
 const MEGAPAK = join(REPO, 'tools', 'bin', 'megapak.js');
 const baseEnv = { NIX_CONFIG: process.env.NIX_CONFIG ?? 'substituters =', TURBO_TELEMETRY_DISABLED: '1' };
 
@@ -258,9 +261,10 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const big = await prepareStack(join(HERE, 'stack'), 'big-file');
   const many = await prepareStack(join(HERE, 'stack-many'), 'many-file');
-  // MEGAPAK_BENCH_ONLY=split: only the rows of splitting (bench/split.ts), for a quick look.
-  if (process.env.MEGAPAK_BENCH_ONLY !== 'split') rows.push(...(await mainRows(big, many)));
-  rows.push(...(await splitRows({ big: big.stack, many: many.stack, runs: RUNS, freshDir, megapak, log, settle })));
+  const context = { big: big.stack, many: many.stack, runs: RUNS, freshDir, megapak, log, settle };
+  if (!ONLY) rows.push(...(await mainRows(big, many)));
+  if (!ONLY || ONLY === 'toc') rows.push(...(await tocRows(context)));
+  if (!ONLY || ONLY === 'split') rows.push(...(await splitRows(context)));
 
   const peak = Math.max(...rows.map((r) => r.ours.rssMB));
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;

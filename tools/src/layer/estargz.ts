@@ -52,7 +52,8 @@ export class EstargzEncoder implements TarEvents {
   private readonly diff = createHash('sha256');
   private diffSize = 0;
   private readonly toc: TocEntry[] = [];
-  private file?: { head: TocEntry; size: number; written: number; inChunk: number; whole: Hash; part: Hash; entry: TocEntry };
+  /** `whole` only for a file of several chunks: one of a single chunk (most) is hashed once. */
+  private file?: { head: TocEntry; size: number; written: number; inChunk: number; whole?: Hash; part: Hash; entry: TocEntry };
 
   constructor(private readonly out: (b: Buffer) => void) {}
 
@@ -91,7 +92,7 @@ export class EstargzEncoder implements TarEvents {
       this.toc.push(e.typeflag === '0' ? { ...head, digest: `sha256:${createHash('sha256').digest('hex')}` } : head);
       return;
     }
-    this.file = { head, size: e.size, written: 0, inChunk: 0, whole: createHash('sha256'), part: createHash('sha256'), entry: head };
+    this.file = { head, size: e.size, written: 0, inChunk: 0, ...(e.size > CHUNK ? { whole: createHash('sha256') } : {}), part: createHash('sha256'), entry: head };
     this.startChunk();
   }
 
@@ -118,7 +119,7 @@ export class EstargzEncoder implements TarEvents {
       const n = Math.min(CHUNK - f.inChunk, b.length - i);
       const part = b.subarray(i, i + n);
       this.put(part);
-      f.whole.update(part);
+      f.whole?.update(part);
       f.part.update(part);
       f.inChunk += n;
       f.written += n;
@@ -132,7 +133,7 @@ export class EstargzEncoder implements TarEvents {
     this.file = undefined;
     f.entry.chunkDigest = `sha256:${f.part.digest('hex')}`;
     // The file's entry (its first chunk) gets the whole file's digest, before its chunk fields.
-    f.head.digest = `sha256:${f.whole.digest('hex')}`;
+    f.head.digest = f.whole ? `sha256:${f.whole.digest('hex')}` : f.entry.chunkDigest;
   }
 
   /** The layer's own end-of-archive blocks are left out: the TOC entry and its own end close the tar. */

@@ -118,9 +118,26 @@ export class FileChunker {
         continue;
       }
       if (zeros > 0) {
-        Object.assign(this, { s1, s2, wofs, zeros });
-        from = this.settle(buf, from, runStart, i, runStart === 0 ? Math.min(carried, zeros) : 0);
-        ({ s1, s2, wofs } = this);
+        if (zeros < HOLE_MIN && !(runStart === 0 && carried > 0)) {
+          // A short run that began in this slice (the common case: a third of a library's
+          // bytes are zeros, in short runs): rolled here in locals, as `settle` would.
+          for (let j = runStart; j < i; j++) {
+            const drop = w[wofs]!;
+            w[wofs] = 0;
+            wofs = (wofs + 1) & (WINDOW - 1);
+            s1 = (s1 - drop) | 0;
+            s2 = (s2 + s1 - WINDOW * (drop + CHAR_OFFSET)) | 0;
+            if ((s2 & SPLIT_MASK) === SPLIT_MASK) {
+              this.emit(buf.subarray(from, j + 1));
+              from = j + 1;
+              this.cut(false);
+            }
+          }
+        } else {
+          Object.assign(this, { s1, s2, wofs, zeros });
+          from = this.settle(buf, from, runStart, i, runStart === 0 ? Math.min(carried, zeros) : 0);
+          ({ s1, s2, wofs } = this);
+        }
         zeros = 0;
       }
       const drop = w[wofs]!;

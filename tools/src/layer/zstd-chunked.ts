@@ -114,7 +114,8 @@ export class ZstdChunkedEncoder implements TarEvents {
     chunkStart: number;
     written: number;
     chunks: Chunk[];
-    whole: Hash;
+    /** The whole file's hash, only once a second chunk follows: a file of one chunk (most) is hashed once. */
+    whole?: Hash;
     part: Hash;
     crc: Crc64Iso;
     chunker: FileChunker;
@@ -151,7 +152,7 @@ export class ZstdChunkedEncoder implements TarEvents {
       chunkStart: this.pos,
       written: 0,
       chunks: [] as Chunk[],
-      whole: createHash('sha256'),
+      whole: undefined as Hash | undefined,
       part: createHash('sha256'),
       crc: new Crc64Iso(),
       chunker: undefined as unknown as FileChunker,
@@ -159,13 +160,14 @@ export class ZstdChunkedEncoder implements TarEvents {
     f.chunker = new FileChunker({
       data: (b) => {
         this.frames.write(b);
-        f.whole.update(b);
+        f.whole?.update(b);
         f.part.update(b);
         f.crc.update(b);
         f.written += b.length;
       },
       cut: (zeros) => {
         this.frames.end();
+        if (!f.whole && f.written < e.size) f.whole = f.part.copy();
         const prev = f.chunks.at(-1);
         const chunkOffset = prev ? prev.chunkOffset + prev.size : 0;
         f.chunks.push({ chunkOffset, offset: f.chunkStart, digest: sha(f.part), size: f.written - chunkOffset, zeros });
@@ -189,7 +191,7 @@ export class ZstdChunkedEncoder implements TarEvents {
     if (!f) return;
     this.file = undefined;
     f.chunker.end();
-    const main: TocEntry = { ...f.head, digest: sha(f.whole), offset: f.start, endOffset: this.pos };
+    const main: TocEntry = { ...f.head, digest: f.whole ? sha(f.whole) : f.chunks[0]!.digest, offset: f.start, endOffset: this.pos };
     this.tarSplit.file(f.head.name, f.head.size ?? 0, f.crc.sum());
     if (f.chunks.length === 1) {
       this.toc.push(main);
