@@ -192,7 +192,7 @@ describe('eStargz with Docker 20.10 and podman partial pulls', () => {
     proxy = await startCountingProxy(reg.host);
     docker = await startDocker();
     cache = await tempDir('estargz-cache');
-    ({ v2 } = await pushCascade(reg, 'estargz', cache));
+    ({ stack, v2 } = await pushCascade(reg, 'estargz', cache));
   }, 600_000);
   afterAll(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});
@@ -211,6 +211,15 @@ describe('eStargz with Docker 20.10 and podman partial pulls', () => {
       const r = await run('sh', ['-c', `curl -sf ${reg.url}/v2/cascade/blobs/${b.digest} | gzip -dc | sha256sum`]);
       expect(`sha256:${r.stdout.slice(0, 64)}`).toBe(b.diffId);
     }
+  });
+
+  it('the blobs are reproducible: the same bytes from an empty blob store whether one thread or several compress the members', async () => {
+    const again = await copyFixtureStack(stack);
+    await megapakOk(['build', '--stack', again, '--compression', 'estargz', '--gzip-workers', '1', '--no-sbom'], {
+      env: { MEGAPAK_CACHE_DIR: await tempDir('estargz-cache-2') },
+    });
+    const digests = (rs: LayerRecord[]) => rs.flatMap((r) => recordBlobs(r).map((b) => [b.digest, b.diffId, b.annotations]));
+    expect(digests(await readRecords(again))).toEqual(digests(v2));
   });
 
   it('Docker 20.10 pulls it as plain gzip and runs the entrypoint', async () => {

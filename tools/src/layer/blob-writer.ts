@@ -72,7 +72,7 @@ export async function writeBlob(file: string, compression: Compression, produce:
       input = out;
       done = finished(out);
     } else {
-      const t = c.kind === 'toc' ? (toc = new TocWriter(c.format)) : c.make(o);
+      const t = c.kind === 'toc' ? (toc = new TocWriter(c.format, { threads: o.workers })) : c.make(o);
       input = t;
       done = pipeline(t, hashing(blobHash, blob), out);
     }

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { GzipMembers } from '../util/gzip-members.ts';
 import { END_OF_ARCHIVE, encodeHeader, padding } from './tar-header.ts';
 import type { TarEntryMeta, TarEvents } from './tar-entry-stream.ts';
 
@@ -47,7 +47,10 @@ export function parseEstargzFooter(f: Buffer): number {
 
 /** Turns a layer tar, slice by slice, into an eStargz blob; `out` gets the blob's bytes in order. */
 export class EstargzEncoder implements TarEvents {
-  private pos = 0;
+  /** Members are compressed on threads; an entry's offset is filled in when its member goes out. */
+  private readonly members: GzipMembers;
+  /** Hears where the next member starts: the member of a chunk that just started. */
+  private nextStart?: (offset: number) => void;
   private member: Buffer[] = [];
   private readonly diff = createHash('sha256');
   private diffSize = 0;
@@ -55,7 +58,12 @@ export class EstargzEncoder implements TarEvents {
   /** `whole` only for a file of several chunks: one of a single chunk (most) is hashed once. */
   private file?: { head: TocEntry; size: number; written: number; inChunk: number; whole?: Hash; part: Hash; entry: TocEntry };
 
-  constructor(private readonly out: (b: Buffer) => void) {}
+  constructor(
+    private readonly out: (b: Buffer) => void,
+    o: { threads: number },
+  ) {
+    this.members = new GzipMembers(out, { level: LEVEL, threads: o.threads });
+  }
 
   /** Bytes of the uncompressed stream into the open member. */
   private put(b: Uint8Array): void {
@@ -67,10 +75,14 @@ export class EstargzEncoder implements TarEvents {
 
   private close(): void {
     if (this.member.length === 0) return;
-    const gz = gzipSync(Buffer.concat(this.member), { level: LEVEL });
+    this.members.add(Buffer.concat(this.member), this.nextStart);
     this.member = [];
-    this.pos += gz.length;
-    this.out(gz);
+    this.nextStart = undefined;
+  }
+
+  /** Resolves once at most `limit` uncompressed bytes wait for compression. */
+  drained(limit: number): Promise<void> {
+    return this.members.drained(limit);
   }
 
   raw(b: Uint8Array): void {
@@ -101,7 +113,9 @@ export class EstargzEncoder implements TarEvents {
     const f = this.file!;
     this.close();
     if (f.written > 0) f.entry = { name: f.head.name as string, type: 'chunk' };
-    f.entry.offset = this.pos;
+    const entry = f.entry;
+    entry.offset = -1;
+    this.nextStart = (offset) => (entry.offset = offset);
     if (f.written > 0) f.entry.chunkOffset = f.written;
     if (f.size - f.written >= CHUNK) f.entry.chunkSize = CHUNK;
     this.toc.push(f.entry);
@@ -139,15 +153,18 @@ export class EstargzEncoder implements TarEvents {
   /** The layer's own end-of-archive blocks are left out: the TOC entry and its own end close the tar. */
   trailer(_b: Uint8Array): void {}
 
-  finish(): { annotations: Record<string, string>; diff: { diffId: string; diffSize: number } } {
+  async finish(): Promise<{ annotations: Record<string, string>; diff: { diffId: string; diffSize: number } }> {
     this.close();
-    const tocOffset = this.pos;
+    await this.members.flush();
+    const tocOffset = this.members.position;
     const json = Buffer.from(JSON.stringify({ version: 1, entries: this.toc.map(ordered) }, null, '\t'));
     this.put(encodeHeader({ name: ESTARGZ_TOC_NAME, type: 'file', mode: 0o644, size: json.length }));
     this.put(json);
     this.put(Buffer.alloc(padding(json.length)));
     this.put(END_OF_ARCHIVE);
     this.close();
+    await this.members.flush();
+    this.members.close();
     this.out(estargzFooter(tocOffset));
     return {
       annotations: { [ESTARGZ_TOC_DIGEST]: `sha256:${createHash('sha256').update(json).digest('hex')}`, [ESTARGZ_UNCOMPRESSED_SIZE]: String(this.diffSize) },

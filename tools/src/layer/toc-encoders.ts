@@ -9,10 +9,18 @@ import { ZstdChunkedEncoder } from './zstd-chunked.ts';
  * (eStargz adds its TOC as a tar entry), the digest and size of what it decompresses to.
  */
 export interface TocEncoder extends TarEvents {
-  finish(): { annotations: Record<string, string>; diff?: { diffId: string; diffSize: number } };
+  finish(): TocResult | Promise<TocResult>;
+  /** For an encoder that compresses on threads of its own: resolves once at most `limit` bytes wait. */
+  drained?(limit: number): Promise<void>;
 }
 
-export const TOC_ENCODERS: Record<TocFormat, (out: (b: Buffer) => void) => TocEncoder> = {
+export interface TocResult {
+  annotations: Record<string, string>;
+  diff?: { diffId: string; diffSize: number };
+}
+
+/** `threads`: how many threads may compress (eStargz's members; zstd:chunked compresses on the encoder's own). */
+export const TOC_ENCODERS: Record<TocFormat, (out: (b: Buffer) => void, o: { threads: number }) => TocEncoder> = {
   'zstd:chunked': (out) => new ZstdChunkedEncoder(out),
-  estargz: (out) => new EstargzEncoder(out),
+  estargz: (out, o) => new EstargzEncoder(out, o),
 };

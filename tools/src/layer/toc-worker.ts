@@ -32,21 +32,31 @@ function release(all: boolean): void {
   port.postMessage({ op: 'out', buf } satisfies FromWorker, [buf.buffer]);
 }
 
-const encoder = TOC_ENCODERS[(workerData as { format: TocFormat }).format]((b) => {
-  parts.push(b);
-  bytes += b.length;
-});
+const { format, threads } = workerData as { format: TocFormat; threads: number };
+const encoder = TOC_ENCODERS[format](
+  (b) => {
+    parts.push(b);
+    bytes += b.length;
+    release(false);
+  },
+  { threads },
+);
 const tar = new TarEntryStream(encoder);
 
-port.on('message', (m: ToWorker) => {
+/** Tar bytes waiting in an encoder's own compression threads, at most, before input is acknowledged. */
+const BACKLOG = 16 << 20;
+
+port.on('message', async (m: ToWorker) => {
   try {
+    // The tar is read here in the order messages come; only the acknowledgement may wait.
     if (m.op === 'data') {
       tar.write(m.buf);
       release(false);
+      await encoder.drained?.(BACKLOG);
       port.postMessage({ op: 'ack', n: m.buf.length } satisfies FromWorker);
     } else {
       tar.end();
-      const { annotations, diff } = encoder.finish();
+      const { annotations, diff } = await encoder.finish();
       release(true);
       port.postMessage({ op: 'done', annotations, ...(diff ? { diff } : {}) } satisfies FromWorker);
       port.close();

@@ -12,9 +12,9 @@ const IN_FLIGHT = 16 << 20;
  * or, run from the TypeScript sources, the source file with tsx's loader registered in the
  * worker first (a loader registered in this thread does not reach a worker on Node 20).
  */
-function startWorker(format: TocFormat): Worker {
+function startWorker(format: TocFormat, threads: number): Worker {
   const here = import.meta.url;
-  const workerData = { format };
+  const workerData = { format, threads };
   if (!here.endsWith('.ts')) return new Worker(new URL('./toc-worker.mjs', here), { workerData });
   const tsx = import.meta.resolve('tsx/esm/api');
   const entry = new URL('./toc-worker.ts', here).href;
@@ -41,9 +41,10 @@ export class TocWriter extends Transform {
   private finished?: (e?: Error) => void;
   private done = false;
 
-  constructor(format: TocFormat) {
+  /** `threads`: compression threads the format may use besides the encoder's own (eStargz). */
+  constructor(format: TocFormat, o: { threads: number }) {
     super();
-    this.worker = startWorker(format);
+    this.worker = startWorker(format, o.threads);
     this.worker.on('message', (m: FromWorker) => this.onMessage(m));
     this.worker.on('error', (e) => this.fail(e));
     this.worker.on('exit', (code) => {
