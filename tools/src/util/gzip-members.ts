@@ -7,12 +7,22 @@
 // members whole, in order and deterministic over worker threads.
 import { Worker } from 'node:worker_threads';
 
+// A batch travels as one buffer and a list of lengths, both ways: a small Buffer is often a
+// slice of a shared pool, and posting it would copy the whole pool.
 const SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { gzipSync } = require('node:zlib');
 parentPort.on('message', (job) => {
   try {
-    parentPort.postMessage({ id: job.id, outs: job.members.map((m) => gzipSync(m, { level: job.level })) });
+    const input = Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength);
+    const outs = [];
+    let at = 0;
+    for (const n of job.lengths) {
+      outs.push(gzipSync(input.subarray(at, at + n), { level: job.level }));
+      at += n;
+    }
+    const data = Buffer.concat(outs);
+    parentPort.postMessage({ id: job.id, data, lengths: outs.map((o) => o.length) }, [data.buffer]);
   } catch (e) {
     parentPort.postMessage({ id: job.id, error: String((e && e.message) || e) });
   }
@@ -37,7 +47,7 @@ export class GzipMembers {
   private readonly workers: Worker[];
   private open: Batch = { members: [], starts: [], bytes: 0 };
   private readonly sent = new Map<number, Batch>();
-  private readonly done = new Map<number, Uint8Array[]>();
+  private readonly done = new Map<number, { data: Buffer; lengths: number[] }>();
   private nextId = 0;
   private nextOut = 0;
   private failure?: Error;
@@ -49,7 +59,9 @@ export class GzipMembers {
   ) {
     this.workers = Array.from({ length: Math.max(1, o.threads) }, () => {
       const w = new Worker(SOURCE, { eval: true });
-      w.on('message', (m: { id: number; outs?: Uint8Array[]; error?: string }) => (m.error ? this.fail(new Error(`gzip: ${m.error}`)) : this.finished(m.id, m.outs!)));
+      w.on('message', (m: { id: number; data?: Uint8Array; lengths?: number[]; error?: string }) =>
+        m.error ? this.fail(new Error(`gzip: ${m.error}`)) : this.finished(m.id, Buffer.from(m.data!.buffer, m.data!.byteOffset, m.data!.byteLength), m.lengths!),
+      );
       w.on('error', (e) => this.fail(e));
       return w;
     });
@@ -72,20 +84,27 @@ export class GzipMembers {
     this.open = { members: [], starts: [], bytes: 0 };
     const id = this.nextId++;
     this.sent.set(id, b);
-    this.workers[id % this.workers.length]!.postMessage({ id, members: b.members, level: this.o.level });
+    const data = Buffer.allocUnsafeSlow(b.bytes);
+    let at = 0;
+    for (const m of b.members) at += m.copy(data, at);
+    const job = { id, data, lengths: b.members.map((m) => m.length), level: this.o.level };
+    this.workers[id % this.workers.length]!.postMessage(job, [data.buffer]);
+    b.members = [];
   }
 
-  private finished(id: number, outs: Uint8Array[]): void {
-    this.done.set(id, outs);
+  private finished(id: number, data: Buffer, lengths: number[]): void {
+    this.done.set(id, { data, lengths });
     for (let r; (r = this.done.get(this.nextOut)); this.nextOut++) {
       const b = this.sent.get(this.nextOut)!;
       this.done.delete(this.nextOut);
       this.sent.delete(this.nextOut);
-      r.forEach((gz, i) => {
-        b.starts[i]?.(this.position);
-        this.position += gz.byteLength;
-        this.out(Buffer.from(gz.buffer, gz.byteOffset, gz.byteLength));
+      let at = 0;
+      r.lengths.forEach((n, i) => {
+        b.starts[i]?.(this.position + at);
+        at += n;
       });
+      this.position += r.data.length;
+      this.out(r.data);
       this.backlog -= b.bytes;
     }
     this.wake();
