@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { GzipMembers } from '../util/gzip-members.ts';
+import { CompressedPieces } from '../util/compressed-pieces.ts';
 import { END_OF_ARCHIVE, encodeHeader, padding } from './tar-header.ts';
 import type { TarEntryMeta, TarEvents } from './tar-entry-stream.ts';
 
@@ -47,11 +47,8 @@ export function parseEstargzFooter(f: Buffer): number {
 
 /** Turns a layer tar, slice by slice, into an eStargz blob; `out` gets the blob's bytes in order. */
 export class EstargzEncoder implements TarEvents {
-  /** Members are compressed on threads; an entry's offset is filled in when its member goes out. */
-  private readonly members: GzipMembers;
-  /** Hears where the next member starts: the member of a chunk that just started. */
-  private nextStart?: (offset: number) => void;
-  private member: Buffer[] = [];
+  /** Members are compressed on threads; an entry's offset is its member's index until they have gone out. */
+  private readonly members: CompressedPieces;
   private readonly diff = createHash('sha256');
   private diffSize = 0;
   private readonly toc: TocEntry[] = [];
@@ -62,22 +59,19 @@ export class EstargzEncoder implements TarEvents {
     private readonly out: (b: Buffer) => void,
     o: { threads: number },
   ) {
-    this.members = new GzipMembers(out, { level: LEVEL, threads: o.threads });
+    this.members = new CompressedPieces(out, { kind: 'gzip', level: LEVEL, threads: o.threads });
   }
 
   /** Bytes of the uncompressed stream into the open member. */
   private put(b: Uint8Array): void {
     if (b.length === 0) return;
-    this.member.push(Buffer.from(b));
+    this.members.write(b);
     this.diff.update(b);
     this.diffSize += b.length;
   }
 
   private close(): void {
-    if (this.member.length === 0) return;
-    this.members.add(Buffer.concat(this.member), this.nextStart);
-    this.member = [];
-    this.nextStart = undefined;
+    this.members.end();
   }
 
   /** Resolves once at most `limit` uncompressed bytes wait for compression. */
@@ -113,9 +107,7 @@ export class EstargzEncoder implements TarEvents {
     const f = this.file!;
     this.close();
     if (f.written > 0) f.entry = { name: f.head.name as string, type: 'chunk' };
-    const entry = f.entry;
-    entry.offset = -1;
-    this.nextStart = (offset) => (entry.offset = offset);
+    f.entry.offset = this.members.count;
     if (f.written > 0) f.entry.chunkOffset = f.written;
     if (f.size - f.written >= CHUNK) f.entry.chunkSize = CHUNK;
     this.toc.push(f.entry);
@@ -156,7 +148,8 @@ export class EstargzEncoder implements TarEvents {
   async finish(): Promise<{ annotations: Record<string, string>; diff: { diffId: string; diffSize: number } }> {
     this.close();
     await this.members.flush();
-    const tocOffset = this.members.position;
+    for (const e of this.toc) if (e.offset !== undefined) e.offset = this.members.offset(e.offset as number);
+    const tocOffset = this.members.offset(this.members.count);
     const json = Buffer.from(JSON.stringify({ version: 1, entries: this.toc.map(ordered) }, null, '\t'));
     this.put(encodeHeader({ name: ESTARGZ_TOC_NAME, type: 'file', mode: 0o644, size: json.length }));
     this.put(json);

@@ -19,8 +19,8 @@ export interface TocResult {
   diff?: { diffId: string; diffSize: number };
 }
 
-/** `threads`: how many threads may compress (eStargz's members; zstd:chunked compresses on the encoder's own). */
+/** `threads`: how many threads compress the pieces (zstd frames, gzip members). */
 export const TOC_ENCODERS: Record<TocFormat, (out: (b: Buffer) => void, o: { threads: number }) => TocEncoder> = {
-  'zstd:chunked': (out) => new ZstdChunkedEncoder(out),
+  'zstd:chunked': (out, o) => new ZstdChunkedEncoder(out, o),
   estargz: (out, o) => new EstargzEncoder(out, o),
 };

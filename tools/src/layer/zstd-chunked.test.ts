@@ -20,13 +20,13 @@ function tarOf(files: Record<string, Buffer>): Buffer {
 }
 
 /** Encode `tar` fed in slices of `slice` bytes. */
-function encode(tar: Buffer, slice: number): { blob: Buffer; annotations: Record<string, string> } {
+async function encode(tar: Buffer, slice: number, threads = 2): Promise<{ blob: Buffer; annotations: Record<string, string> }> {
   const out: Buffer[] = [];
-  const enc = new ZstdChunkedEncoder((b) => out.push(b));
+  const enc = new ZstdChunkedEncoder((b) => out.push(b), { threads });
   const stream = new TarEntryStream(enc);
   for (let i = 0; i < tar.length; i += slice) stream.write(tar.subarray(i, i + slice));
   stream.end();
-  const { annotations } = enc.finish();
+  const { annotations } = await enc.finish();
   return { blob: Buffer.concat(out), annotations };
 }
 
@@ -49,16 +49,18 @@ describe('zstd:chunked encoder', () => {
   const files = { 'nix/a.so': big, 'nix/b.txt': Buffer.from('hello\n'), 'nix/empty': Buffer.alloc(0) };
   const tar = tarOf(files);
 
-  it('is one zstd stream of exactly the tar (the frames, TOC and footer skipped by the decoder), the same however the tar was sliced', () => {
-    const a = encode(tar, 1 << 20);
+  it('is one zstd stream of exactly the tar (the frames, TOC and footer skipped by the decoder), the same however the tar was sliced and on any number of threads', async () => {
+    const a = await encode(tar, 1 << 20);
     expect(sha(decompress(a.blob))).toBe(sha(tar));
     const z = spawnSync('zstd', ['-d', '-c', '-q'], { input: a.blob });
     expect(sha(z.stdout)).toBe(sha(tar));
-    expect(encode(tar, 777).blob.equals(a.blob)).toBe(true);
+    expect((await encode(tar, 777)).blob.equals(a.blob)).toBe(true);
+    expect((await encode(tar, 1 << 16, 1)).blob.equals(a.blob)).toBe(true);
+    expect((await encode(tar, 1 << 16, 5)).blob.equals(a.blob)).toBe(true);
   });
 
-  it('has a TOC whose annotated digest matches and whose every file and chunk decompresses, on its own, to its digest', () => {
-    const { blob, annotations } = encode(tar, 1 << 20);
+  it('has a TOC whose annotated digest matches and whose every file and chunk decompresses, on its own, to its digest', async () => {
+    const { blob, annotations } = await encode(tar, 1 << 20);
     const [offset, length] = annotations[ZSTD_CHUNKED_TOC_POSITION]!.split(':').map(Number);
     const tocBytes = blob.subarray(offset!, offset! + length!);
     expect(sha(tocBytes)).toBe(annotations[ZSTD_CHUNKED_TOC_DIGEST]);

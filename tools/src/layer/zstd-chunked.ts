@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Crc64Iso } from '../util/crc64.ts';
-import { ZstdFrames, skippableFrame, zstdFrame } from '../util/zstd-frame.ts';
+import { CompressedPieces } from '../util/compressed-pieces.ts';
+import { ZSTD_LEVEL, ZstdFrames, skippableFrame, zstdFrame } from '../util/zstd-frame.ts';
 import { FileChunker } from './file-chunker.ts';
 import type { TarEntryMeta, TarEvents } from './tar-entry-stream.ts';
 
@@ -45,6 +46,7 @@ export interface TocEntry {
 
 interface Chunk {
   chunkOffset: number;
+  /** The index of the chunk's frame until the frames have gone out, then its offset in the blob. */
   offset: number;
   digest: string;
   size: number;
@@ -100,11 +102,12 @@ class TarSplitLines {
 
 /**
  * Turns a layer tar, slice by slice, into a zstd:chunked blob; `out` gets the blob's bytes in
- * order. `finish` returns the layer descriptor's annotations.
+ * order. `finish` returns the layer descriptor's annotations. The frames are compressed on
+ * `threads` threads (util/compressed-pieces.ts): TOC offsets are frame indices until then.
  */
 export class ZstdChunkedEncoder implements TarEvents {
   private pos = 0;
-  private readonly frames: ZstdFrames;
+  private readonly frames: CompressedPieces;
   private readonly toc: TocEntry[] = [];
   private readonly tarSplit = new TarSplitLines();
   private segment: Buffer[] = [];
@@ -121,8 +124,16 @@ export class ZstdChunkedEncoder implements TarEvents {
     chunker: FileChunker;
   };
 
-  constructor(private readonly out: (b: Buffer) => void) {
-    this.frames = new ZstdFrames((b) => this.emit(b));
+  constructor(
+    private readonly out: (b: Buffer) => void,
+    o: { threads: number },
+  ) {
+    this.frames = new CompressedPieces(out, { kind: 'zstd', level: ZSTD_LEVEL, threads: o.threads });
+  }
+
+  /** Resolves once at most `limit` uncompressed bytes wait for compression. */
+  drained(limit: number): Promise<void> {
+    return this.frames.drained(limit);
   }
 
   private emit(b: Buffer): void {
@@ -148,8 +159,8 @@ export class ZstdChunkedEncoder implements TarEvents {
     this.frames.end();
     const f = {
       head,
-      start: this.pos,
-      chunkStart: this.pos,
+      start: this.frames.count,
+      chunkStart: this.frames.count,
       written: 0,
       chunks: [] as Chunk[],
       whole: undefined as Hash | undefined,
@@ -171,7 +182,7 @@ export class ZstdChunkedEncoder implements TarEvents {
         const prev = f.chunks.at(-1);
         const chunkOffset = prev ? prev.chunkOffset + prev.size : 0;
         f.chunks.push({ chunkOffset, offset: f.chunkStart, digest: sha(f.part), size: f.written - chunkOffset, zeros });
-        f.chunkStart = this.pos;
+        f.chunkStart = this.frames.count;
         f.part = createHash('sha256');
       },
     });
@@ -191,7 +202,7 @@ export class ZstdChunkedEncoder implements TarEvents {
     if (!f) return;
     this.file = undefined;
     f.chunker.end();
-    const main: TocEntry = { ...f.head, digest: f.whole ? sha(f.whole) : f.chunks[0]!.digest, offset: f.start, endOffset: this.pos };
+    const main: TocEntry = { ...f.head, digest: f.whole ? sha(f.whole) : f.chunks[0]!.digest, offset: f.start, endOffset: this.frames.count };
     this.tarSplit.file(f.head.name, f.head.size ?? 0, f.crc.sum());
     if (f.chunks.length === 1) {
       this.toc.push(main);
@@ -208,11 +219,18 @@ export class ZstdChunkedEncoder implements TarEvents {
   }
 
   /** After the tar's last byte: the closing frame, TOC, tar-split and footer; the annotations. */
-  finish(): { annotations: Record<string, string> } {
+  async finish(): Promise<{ annotations: Record<string, string> }> {
     this.tarSplit.segment(Buffer.concat(this.segment));
     // tar-split's last entry: what follows the end-of-archive blocks (nothing).
     this.tarSplit.segment(Buffer.alloc(0));
     this.frames.end();
+    await this.frames.flush();
+    this.frames.close();
+    this.pos = this.frames.offset(this.frames.count);
+    for (const e of this.toc) {
+      if (e.offset !== undefined) e.offset = this.frames.offset(e.offset);
+      if (e.endOffset !== undefined) e.endOffset = this.frames.offset(e.endOffset);
+    }
     const tarSplit = this.tarSplit.end();
     const tocJson = Buffer.from(JSON.stringify({ version: 1, entries: this.toc, tarSplitDigest: `sha256:${createHash('sha256').update(tarSplit).digest('hex')}` }));
     const toc = zstdFrame(tocJson);
