@@ -42,7 +42,7 @@ const compressionOption = () => new Option('--compression <kind>', 'layer blob c
 const workersOption = () =>
   new Option(
     '--gzip-workers <n>',
-    `threads that gzip a blob, gzip or eStargz (default: $MEGAPAK_GZIP_WORKERS, else the cores available, at most ${MAX_GZIP_WORKERS}); the bytes are the same for any number`,
+    `threads that compress a gzip, eStargz or zstd:chunked blob (default: $MEGAPAK_GZIP_WORKERS, else the cores available, at most ${MAX_GZIP_WORKERS}); the bytes are the same for any number`,
   );
 const ociOption = () => new Option('--oci <dir>', 'write an OCI image layout here (default: <stack>/out/oci)');
 const dockerArchiveOption = () => new Option('--docker-archive <file>', 'also write a `docker load` archive');
