@@ -26,7 +26,11 @@ describe('CompressedPieces', () => {
     const expected = pieces.map((p) => zstdFrame(p));
     const one = await run('zstd', pieces, 1, 1 << 20);
     expect(one.blob.equals(Buffer.concat(expected))).toBe(true);
-    for (const [threads, slice] of [[3, 65_537], [2, 4 << 20]] as const) expect((await run('zstd', pieces, threads, slice)).blob.equals(one.blob)).toBe(true);
+    for (const [threads, slice] of [
+      [3, 65_537],
+      [2, 4 << 20],
+    ] as const)
+      expect((await run('zstd', pieces, threads, slice)).blob.equals(one.blob)).toBe(true);
     one.offsets.forEach((o, i) => expect(decompress(one.blob.subarray(o, o + expected[i]!.length)).equals(pieces[i]!)).toBe(true));
     expect(one.end).toBe(one.blob.length);
   });
