@@ -9,9 +9,12 @@ import { ZstdChunkedEncoder } from './zstd-chunked.ts';
  * (eStargz adds its TOC as a tar entry), the digest and size of what it decompresses to.
  */
 export interface TocEncoder extends TarEvents {
-  finish(): TocResult | Promise<TocResult>;
-  /** For an encoder that compresses on threads of its own: resolves once at most `limit` bytes wait. */
-  drained?(limit: number): Promise<void>;
+  /** After the tar's last byte: the rest of the blob, once every piece is out. */
+  finish(): Promise<TocResult>;
+  /** Resolves once at most `limit` uncompressed bytes wait for the compression threads. */
+  drained(limit: number): Promise<void>;
+  /** Stop the compression threads (finish does; this is for a blob abandoned half-way). */
+  close(): void;
 }
 
 export interface TocResult {

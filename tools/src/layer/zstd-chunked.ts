@@ -136,6 +136,10 @@ export class ZstdChunkedEncoder implements TarEvents {
     return this.frames.drained(limit);
   }
 
+  close(): void {
+    this.frames.close();
+  }
+
   private emit(b: Buffer): void {
     this.pos += b.length;
     this.out(b);

@@ -50,7 +50,8 @@ parentPort.on('message', (job) => {
       at += n;
     });
     const data = Buffer.concat(outs);
-    parentPort.postMessage({ id: job.id, data, lengths: outs.map((o) => o.length) }, [data.buffer]);
+    // The input buffer goes back to be filled again.
+    parentPort.postMessage({ id: job.id, data, lengths: outs.map((o) => o.length), input: job.data }, [data.buffer, job.data.buffer]);
   } catch (e) {
     parentPort.postMessage({ id: job.id, error: String((e && e.message) || e) });
   }
@@ -88,6 +89,8 @@ export class CompressedPieces {
   /** Whether the open piece already went out in part (its thread then gets the rest). */
   private pieceSplit = false;
   private lengths: number[] = [];
+  /** Batch buffers back from the threads, to fill again (a fresh one costs a page fault per 4 KiB). */
+  private readonly spare: Buffer<ArrayBuffer>[] = [];
   private readonly sent = new Map<number, Sent>();
   private readonly done = new Map<number, { data: Buffer; lengths: number[] }>();
   private nextId = 0;
@@ -110,9 +113,11 @@ export class CompressedPieces {
     const workerData = { kind: o.kind, level: o.level, ...(o.kind === 'zstd' ? { zstdBinding: createRequire(import.meta.url).resolve('zstd-napi/binding.js') } : {}) };
     this.workers = Array.from({ length: Math.max(1, o.threads) }, () => {
       const w = new Worker(SOURCE, { eval: true, workerData });
-      w.on('message', (m: { id: number; data?: Uint8Array; lengths?: number[]; error?: string }) =>
-        m.error ? this.fail(new Error(`${o.kind}: ${m.error}`)) : this.finished(m.id, Buffer.from(m.data!.buffer, m.data!.byteOffset, m.data!.byteLength), m.lengths!),
-      );
+      w.on('message', (m: { id: number; data?: Uint8Array; lengths?: number[]; input?: Uint8Array; error?: string }) => {
+        if (m.error) return this.fail(new Error(`${o.kind}: ${m.error}`));
+        this.spare.push(Buffer.from(m.input!.buffer as ArrayBuffer));
+        this.finished(m.id, Buffer.from(m.data!.buffer, m.data!.byteOffset, m.data!.byteLength), m.lengths!);
+      });
       w.on('error', (e) => this.fail(e));
       return w;
     });
@@ -150,7 +155,9 @@ export class CompressedPieces {
     const keep = withOpen ? 0 : this.inPiece;
     const lengths = withOpen ? [...this.lengths, this.inPiece] : this.lengths;
     const bytes = this.used - keep;
-    const next = Buffer.allocUnsafeSlow(Math.max(2 * BATCH_BYTES, keep));
+    const size = Math.max(2 * BATCH_BYTES, keep);
+    const reuse = this.spare.findIndex((b) => b.length >= size);
+    const next = reuse >= 0 ? this.spare.splice(reuse, 1)[0]! : Buffer.allocUnsafeSlow(size);
     this.buf.copy(next, 0, bytes, this.used);
     // A piece that went out in part goes on on the same thread, which holds its open frame.
     const worker = this.openWentOut ? this.lastWorker : (this.lastWorker + 1) % this.workers.length;
