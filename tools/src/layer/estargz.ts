@@ -70,10 +70,6 @@ export class EstargzEncoder implements TarEvents {
     this.diffSize += b.length;
   }
 
-  private endMember(): void {
-    this.members.end();
-  }
-
   /** Resolves once at most `limit` uncompressed bytes wait for compression. */
   drained(limit: number): Promise<void> {
     return this.members.drained(limit);
@@ -109,7 +105,7 @@ export class EstargzEncoder implements TarEvents {
   /** A chunk starts a member of its own. */
   private startChunk(): void {
     const f = this.file!;
-    this.endMember();
+    this.members.end();
     if (f.written > 0) f.entry = { name: f.head.name as string, type: 'chunk' };
     f.entry.offset = this.members.count;
     if (f.written > 0) f.entry.chunkOffset = f.written;
@@ -150,7 +146,7 @@ export class EstargzEncoder implements TarEvents {
   trailer(_b: Uint8Array): void {}
 
   async finish(): Promise<{ annotations: Record<string, string>; diff: { diffId: string; diffSize: number } }> {
-    this.endMember();
+    this.members.end();
     await this.members.flush();
     for (const e of this.toc) if (e.offset !== undefined) e.offset = this.members.offset(e.offset as number);
     const tocOffset = this.members.offset(this.members.count);
@@ -159,7 +155,7 @@ export class EstargzEncoder implements TarEvents {
     this.put(json);
     this.put(Buffer.alloc(padding(json.length)));
     this.put(END_OF_ARCHIVE);
-    this.endMember();
+    this.members.end();
     await this.members.flush();
     this.members.close();
     this.out(estargzFooter(tocOffset));

@@ -65,7 +65,6 @@ const BATCH_BYTES = 1 << 20;
 interface Sent {
   ended: number;
   bytes: number;
-  worker: number;
 }
 
 /**
@@ -162,7 +161,7 @@ export class CompressedPieces {
     // A piece that went out in part goes on on the same thread, which holds its open frame.
     const worker = this.openWentOut ? this.lastWorker : (this.lastWorker + 1) % this.workers.length;
     const id = this.nextId++;
-    this.sent.set(id, { ended, bytes, worker });
+    this.sent.set(id, { ended, bytes });
     const data = this.buf.subarray(0, bytes);
     this.workers[worker]!.postMessage({ id, data, lengths, ended }, [this.buf.buffer]);
     this.lastWorker = worker;
